@@ -1,0 +1,219 @@
+// Package apply carries out a plan's steps, in order, through the mutating
+// AWS calls it declares. "Already there" counts as done; the ID of a subnet or
+// route table created by one step is handed to the steps after it.
+//
+// When AWS shows that the world moved between observe and apply (another run
+// created the same subnet block, or changed the load balancer's subnets), Run
+// returns an error wrapping ErrStale: the caller observes again and re-plans.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/elbattach/elbattach/shared/awserr"
+	"github.com/elbattach/elbattach/shared/plan"
+)
+
+// EC2 is the part of the EC2 API apply changes things with.
+type EC2 interface {
+	CreateSubnet(context.Context, *ec2.CreateSubnetInput, ...func(*ec2.Options)) (*ec2.CreateSubnetOutput, error)
+	CreateRouteTable(context.Context, *ec2.CreateRouteTableInput, ...func(*ec2.Options)) (*ec2.CreateRouteTableOutput, error)
+	CreateRoute(context.Context, *ec2.CreateRouteInput, ...func(*ec2.Options)) (*ec2.CreateRouteOutput, error)
+	AssociateRouteTable(context.Context, *ec2.AssociateRouteTableInput, ...func(*ec2.Options)) (*ec2.AssociateRouteTableOutput, error)
+	AuthorizeSecurityGroupIngress(context.Context, *ec2.AuthorizeSecurityGroupIngressInput, ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
+}
+
+// ELBv2 is the part of the Elastic Load Balancing v2 API apply uses.
+type ELBv2 interface {
+	DescribeLoadBalancers(context.Context, *elbv2.DescribeLoadBalancersInput, ...func(*elbv2.Options)) (*elbv2.DescribeLoadBalancersOutput, error)
+	SetSubnets(context.Context, *elbv2.SetSubnetsInput, ...func(*elbv2.Options)) (*elbv2.SetSubnetsOutput, error)
+	RegisterTargets(context.Context, *elbv2.RegisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error)
+}
+
+var (
+	_ EC2   = (*ec2.Client)(nil)
+	_ ELBv2 = (*elbv2.Client)(nil)
+)
+
+// ErrStale means AWS changed under the plan; observe again and re-plan.
+var ErrStale = errors.New("state changed while applying")
+
+// DefaultSettle is how long to wait after SetSubnets before reading the load
+// balancer back. SetSubnets replaces the whole list, so a concurrent run that
+// read the list before our write can still write its own, older list after
+// it. Both runs read the list afresh just before writing, so such a lost
+// update lands within one round trip of our write; one second covers it with
+// a wide margin, and the read-back then sees it and we add the subnet again.
+const DefaultSettle = time.Second
+
+// Applier runs plans.
+type Applier struct {
+	EC2 EC2
+	ELB ELBv2
+	// Settle overrides DefaultSettle (tests shorten it).
+	Settle time.Duration
+}
+
+// Run applies p's steps in order and returns the lines of what it changed.
+// On error, the lines say what was done before the failure.
+func (a *Applier) Run(ctx context.Context, p plan.Plan) ([]string, error) {
+	ids := map[string]string{}
+	var done []string
+	for _, st := range p.Steps {
+		st = resolve(st, ids)
+		changed, err := a.step(ctx, st, ids)
+		if err != nil {
+			return done, fmt.Errorf("%s: %w", st, err)
+		}
+		if changed {
+			done = append(done, resolve(st, ids).String())
+		}
+	}
+	return done, nil
+}
+
+// resolve replaces the placeholders of st by the IDs created so far.
+func resolve(st plan.Step, ids map[string]string) plan.Step {
+	sub := func(s string) string {
+		if id, ok := ids[s]; ok {
+			return id
+		}
+		return s
+	}
+	st.Subnet, st.RouteTable = sub(st.Subnet), sub(st.RouteTable)
+	if len(st.Subnets) > 0 {
+		st.Subnets = slices.Clone(st.Subnets)
+		for i := range st.Subnets {
+			st.Subnets[i] = sub(st.Subnets[i])
+		}
+	}
+	return st
+}
+
+func (a *Applier) step(ctx context.Context, st plan.Step, ids map[string]string) (bool, error) {
+	switch st.Op {
+	case plan.CreateRouteTable:
+		return a.createRouteTable(ctx, st, ids)
+	case plan.CreateSubnet:
+		return a.createSubnet(ctx, st, ids)
+	case plan.AssociateRouteTable:
+		return a.associate(ctx, st)
+	case plan.AddSubnet:
+		return a.addSubnet(ctx, st)
+	case plan.AuthorizeIngress:
+		return a.authorize(ctx, st)
+	case plan.Register:
+		return a.register(ctx, st)
+	}
+	return false, fmt.Errorf("unknown step %q", st.Op)
+}
+
+func (a *Applier) createSubnet(ctx context.Context, st plan.Step, ids map[string]string) (bool, error) {
+	out, err := a.EC2.CreateSubnet(ctx, &ec2.CreateSubnetInput{
+		VpcId: aws.String(st.VPC), CidrBlock: aws.String(st.CIDR), AvailabilityZone: aws.String(st.AZ),
+		TagSpecifications: tagSpec(ec2types.ResourceTypeSubnet, st.Tags),
+	})
+	if awserr.Is(err, awserr.SubnetConflict) {
+		return false, fmt.Errorf("%w: %s is taken (%s)", ErrStale, st.CIDR, awserr.Code(err))
+	}
+	if awserr.Is(err, awserr.SubnetLimitExceeded) {
+		return false, fmt.Errorf("%w: %w", plan.ErrSubnetLimit, err)
+	}
+	if err != nil {
+		return false, fmt.Errorf("creating subnet, %w", err)
+	}
+	ids[plan.NewSubnet] = aws.ToString(out.Subnet.SubnetId)
+	return true, nil
+}
+
+func (a *Applier) createRouteTable(ctx context.Context, st plan.Step, ids map[string]string) (bool, error) {
+	out, err := a.EC2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
+		VpcId: aws.String(st.VPC), TagSpecifications: tagSpec(ec2types.ResourceTypeRouteTable, st.Tags),
+	})
+	if err != nil {
+		return false, fmt.Errorf("creating route table, %w", err)
+	}
+	id := aws.ToString(out.RouteTable.RouteTableId)
+	ids[plan.NewRouteTable] = id
+	_, err = a.EC2.CreateRoute(ctx, &ec2.CreateRouteInput{
+		RouteTableId: aws.String(id), DestinationCidrBlock: aws.String("0.0.0.0/0"), GatewayId: aws.String(st.IGW),
+	})
+	if err = awserr.IgnoreDuplicate(err); err != nil {
+		return false, fmt.Errorf("routing %s to %s, %w", id, st.IGW, err)
+	}
+	return true, nil
+}
+
+func (a *Applier) associate(ctx context.Context, st plan.Step) (bool, error) {
+	_, err := a.EC2.AssociateRouteTable(ctx, &ec2.AssociateRouteTableInput{
+		RouteTableId: aws.String(st.RouteTable), SubnetId: aws.String(st.Subnet),
+	})
+	if awserr.Is(err, awserr.AlreadyAssociated) {
+		return false, nil // a concurrent run finished the same subnet
+	}
+	if err != nil {
+		return false, fmt.Errorf("associating, %w", err)
+	}
+	return true, nil
+}
+
+func tagSpec(rt ec2types.ResourceType, tags map[string]string) []ec2types.TagSpecification {
+	if len(tags) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	spec := ec2types.TagSpecification{ResourceType: rt}
+	for _, k := range keys {
+		spec.Tags = append(spec.Tags, ec2types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
+	}
+	return []ec2types.TagSpecification{spec}
+}
+
+func (a *Applier) authorize(ctx context.Context, st plan.Step) (bool, error) {
+	perm := ec2types.IpPermission{IpProtocol: aws.String(st.Protocol), FromPort: aws.Int32(st.Port), ToPort: aws.Int32(st.Port)}
+	if st.SourceGroup != "" {
+		perm.UserIdGroupPairs = []ec2types.UserIdGroupPair{{GroupId: aws.String(st.SourceGroup), Description: aws.String(st.Description)}}
+	} else {
+		perm.IpRanges = []ec2types.IpRange{{CidrIp: aws.String(st.SourceCIDR), Description: aws.String(st.Description)}}
+	}
+	_, err := a.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
+		GroupId: aws.String(st.Group), IpPermissions: []ec2types.IpPermission{perm},
+	})
+	switch {
+	case awserr.Is(err, awserr.PermissionDuplicate):
+		return false, nil
+	case awserr.Is(err, awserr.RulesLimitExceeded):
+		return false, fmt.Errorf("%w: %w", plan.ErrRuleLimit, err)
+	case err != nil:
+		return false, fmt.Errorf("authorizing ingress, %w", err)
+	}
+	return true, nil
+}
+
+func (a *Applier) register(ctx context.Context, st plan.Step) (bool, error) {
+	_, err := a.ELB.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{
+		TargetGroupArn: aws.String(st.TargetGroup),
+		Targets:        []elbv2types.TargetDescription{{Id: aws.String(st.TargetID), Port: aws.Int32(st.Port)}},
+	})
+	if awserr.Is(err, awserr.InvalidTarget) {
+		return false, fmt.Errorf("%w: %w", plan.ErrNotRunning, err)
+	}
+	if err != nil {
+		return false, fmt.Errorf("registering target, %w", err)
+	}
+	return true, nil
+}

@@ -1,0 +1,76 @@
+package apply
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/elbattach/elbattach/shared/awserr"
+	"github.com/elbattach/elbattach/shared/plan"
+)
+
+// addSubnet adds st.Subnet to the load balancer. SetSubnets replaces the
+// whole list, so the list is read afresh right before writing (the plan's may
+// be seconds old), and read back after a settle delay to catch a concurrent
+// writer that overwrote it; then ErrStale makes the caller go round again.
+func (a *Applier) addSubnet(ctx context.Context, st plan.Step) (bool, error) {
+	current, err := a.lbSubnets(ctx, st.LoadBalancer)
+	if err != nil {
+		return false, err
+	}
+	if id, ok := current[st.AZ]; ok {
+		if id == st.Subnet {
+			return false, nil
+		}
+		return false, fmt.Errorf("%w: %s got subnet %s in %s meanwhile", ErrStale, st.LoadBalancer, id, st.AZ)
+	}
+	list := make([]string, 0, len(current)+1)
+	for _, id := range current {
+		list = append(list, id)
+	}
+	list = append(list, st.Subnet)
+	slices.Sort(list)
+	_, err = a.ELB.SetSubnets(ctx, &elbv2.SetSubnetsInput{LoadBalancerArn: aws.String(st.LoadBalancer), Subnets: list})
+	if awserr.Is(err, awserr.InvalidConfiguration) {
+		return false, fmt.Errorf("%w: %w", ErrStale, err)
+	}
+	if err != nil {
+		return false, fmt.Errorf("setting subnets, %w", err)
+	}
+	settle := a.Settle
+	if settle == 0 {
+		settle = DefaultSettle
+	}
+	select {
+	case <-time.After(settle):
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+	after, err := a.lbSubnets(ctx, st.LoadBalancer)
+	if err != nil {
+		return true, err
+	}
+	if after[st.AZ] != st.Subnet {
+		return true, fmt.Errorf("%w: a concurrent SetSubnets on %s dropped %s", ErrStale, st.LoadBalancer, st.Subnet)
+	}
+	return true, nil
+}
+
+// lbSubnets returns the load balancer's subnets by AZ.
+func (a *Applier) lbSubnets(ctx context.Context, arn string) (map[string]string, error) {
+	out, err := a.ELB.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}})
+	if err != nil {
+		return nil, fmt.Errorf("describing load balancer %s, %w", arn, err)
+	}
+	m := map[string]string{}
+	for _, lb := range out.LoadBalancers {
+		for _, az := range lb.AvailabilityZones {
+			m[aws.ToString(az.ZoneName)] = aws.ToString(az.SubnetId)
+		}
+	}
+	return m, nil
+}

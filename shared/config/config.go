@@ -1,0 +1,131 @@
+// Package config reads elbattach's settings from the environment into a
+// validated Config. Every bad value yields an error naming its variable.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Defaults.
+const (
+	DefaultTagKey       = "elbattach:target"
+	DefaultSubnetPrefix = 27
+	// AllowTagKey is the tag a target group (or Classic ELB) carries, with the
+	// value "true", to opt in to elbattach.
+	AllowTagKey = "elbattach:allow"
+	// ManagedTagKey marks the resources elbattach created.
+	ManagedTagKey = "elbattach:managed"
+)
+
+// Config is elbattach's validated configuration.
+type Config struct {
+	// TagKey is the instance tag that names the targets (TAG_KEY).
+	TagKey string
+	// AllowedTargets lists target group names or ARNs allowed without the
+	// elbattach:allow tag (ALLOWED_TARGETS, comma separated).
+	AllowedTargets []string
+	// SubnetPrefix is the prefix length of the public subnets elbattach
+	// creates (PUBLIC_SUBNET_PREFIX, 16..27).
+	SubnetPrefix int
+	// NLBClientCIDRs are the client ranges opened for NLBs without security
+	// groups (NLB_CLIENT_CIDRS).
+	NLBClientCIDRs []netip.Prefix
+	// DryRun plans without changing anything (DRY_RUN).
+	DryRun bool
+	// FixNACLs adds missing network ACL entries instead of warning (FIX_NACLS).
+	FixNACLs bool
+	// LogLevel is the slog level (LOG_LEVEL).
+	LogLevel slog.Level
+}
+
+// Default returns the configuration with every variable unset.
+func Default() Config {
+	return Config{
+		TagKey:         DefaultTagKey,
+		SubnetPrefix:   DefaultSubnetPrefix,
+		NLBClientCIDRs: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
+		LogLevel:       slog.LevelInfo,
+	}
+}
+
+// FromEnv builds a Config from lookup (os.LookupEnv in production).
+func FromEnv(lookup func(string) (string, bool)) (Config, error) {
+	c := Default()
+	get := func(k string) (string, bool) {
+		v, ok := lookup(k)
+		v = strings.TrimSpace(v)
+		return v, ok && v != ""
+	}
+	if v, ok := get("TAG_KEY"); ok {
+		c.TagKey = v
+	}
+	if v, ok := get("ALLOWED_TARGETS"); ok {
+		c.AllowedTargets = splitList(v)
+	}
+	if v, ok := get("PUBLIC_SUBNET_PREFIX"); ok {
+		n, err := strconv.Atoi(strings.TrimPrefix(v, "/"))
+		if err != nil || n < 16 || n > 27 {
+			return c, fmt.Errorf("PUBLIC_SUBNET_PREFIX=%q: want a prefix length from 16 to 27 (AWS allows /16../28 for subnets and a load balancer needs /27 or larger)", v)
+		}
+		c.SubnetPrefix = n
+	}
+	if v, ok := get("NLB_CLIENT_CIDRS"); ok {
+		c.NLBClientCIDRs = nil
+		for _, s := range splitList(v) {
+			p, err := netip.ParsePrefix(s)
+			if err != nil || !p.Addr().Is4() {
+				return c, fmt.Errorf("NLB_CLIENT_CIDRS: %q is not an IPv4 CIDR block", s)
+			}
+			c.NLBClientCIDRs = append(c.NLBClientCIDRs, p.Masked())
+		}
+	}
+	var err error
+	if c.DryRun, err = boolVar(get, "DRY_RUN"); err != nil {
+		return c, err
+	}
+	if c.FixNACLs, err = boolVar(get, "FIX_NACLS"); err != nil {
+		return c, err
+	}
+	if v, ok := get("LOG_LEVEL"); ok {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return c, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", v)
+		}
+	}
+	return c, nil
+}
+
+// Allowed reports whether the target (name or ARN) is listed in AllowedTargets.
+func (c Config) Allowed(name, arn string) bool {
+	for _, a := range c.AllowedTargets {
+		if a == name || (arn != "" && a == arn) {
+			return true
+		}
+	}
+	return false
+}
+
+func boolVar(get func(string) (string, bool), key string) (bool, error) {
+	v, ok := get(key)
+	if !ok {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", key, v)
+	}
+	return b, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

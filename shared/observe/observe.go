@@ -1,0 +1,114 @@
+// Package observe reads, and only reads, the AWS state one decision needs, and
+// returns it as plain data (package state). It declares the few Describe calls
+// it makes as interfaces with the SDK's own signatures, so *ec2.Client and
+// *elasticloadbalancingv2.Client satisfy them as they are.
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/elbattach/elbattach/shared/awserr"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+// EC2 is the part of the EC2 API observe reads.
+type EC2 interface {
+	DescribeInstances(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	DescribeSecurityGroups(context.Context, *ec2.DescribeSecurityGroupsInput, ...func(*ec2.Options)) (*ec2.DescribeSecurityGroupsOutput, error)
+	DescribeVpcs(context.Context, *ec2.DescribeVpcsInput, ...func(*ec2.Options)) (*ec2.DescribeVpcsOutput, error)
+	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
+	DescribeRouteTables(context.Context, *ec2.DescribeRouteTablesInput, ...func(*ec2.Options)) (*ec2.DescribeRouteTablesOutput, error)
+	DescribeInternetGateways(context.Context, *ec2.DescribeInternetGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeInternetGatewaysOutput, error)
+}
+
+// ELBv2 is the part of the Elastic Load Balancing v2 API observe reads.
+type ELBv2 interface {
+	DescribeTargetGroups(context.Context, *elasticloadbalancingv2.DescribeTargetGroupsInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTargetGroupsOutput, error)
+	DescribeLoadBalancers(context.Context, *elasticloadbalancingv2.DescribeLoadBalancersInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeLoadBalancersOutput, error)
+	DescribeTags(context.Context, *elasticloadbalancingv2.DescribeTagsInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTagsOutput, error)
+	DescribeTargetHealth(context.Context, *elasticloadbalancingv2.DescribeTargetHealthInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTargetHealthOutput, error)
+}
+
+var (
+	_ EC2   = (*ec2.Client)(nil)
+	_ ELBv2 = (*elasticloadbalancingv2.Client)(nil)
+)
+
+// Errors for things that do not exist; match them with errors.Is.
+var (
+	ErrInstanceNotFound = errors.New("instance not found")
+	ErrTargetNotFound   = errors.New("target not found")
+)
+
+// launchRetry bounds the retries of DescribeInstances on
+// InvalidInstanceID.NotFound: for a few seconds after launch EC2 may not know
+// an instance that EventBridge already announced.
+var launchRetry = struct {
+	attempts int
+	backoff  time.Duration
+}{attempts: 5, backoff: 2 * time.Second}
+
+// Observer reads AWS state.
+type Observer struct {
+	EC2 EC2
+	ELB ELBv2
+	// InstanceNotFoundAttempts overrides how often DescribeInstances is tried
+	// while the instance is unknown (tests make it 1).
+	InstanceNotFoundAttempts int
+}
+
+// Observe reads everything needed to attach instance id to ref: the instance,
+// the target group and its load balancer, the instance's security groups, and,
+// only when the load balancer lacks the instance's AZ, the VPC's network.
+func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref) (state.State, error) {
+	s := state.State{Instance: in}
+	var err error
+	if s.Target, s.LoadBalancer, err = o.Target(ctx, ref); err != nil {
+		return s, err
+	}
+	if s.Target.ARN != "" {
+		if s.Target.Registrations, err = o.Registrations(ctx, s.Target.ARN, s.TargetID(), s.TrafficPort()); err != nil {
+			return s, err
+		}
+	}
+	if s.InstanceGroups, err = o.SecurityGroups(ctx, in.SecurityGroups); err != nil {
+		return s, err
+	}
+	if s.LoadBalancer.SubnetIn(in.AZ) == "" && s.LoadBalancer.VPC == in.VPC {
+		if s.Network, err = o.Network(ctx, in.VPC); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// Instance reads one instance.
+func (o *Observer) Instance(ctx context.Context, id string) (state.Instance, error) {
+	attempts := o.InstanceNotFoundAttempts
+	if attempts == 0 {
+		attempts = launchRetry.attempts
+	}
+	out, err := o.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}}, func(opt *ec2.Options) {
+		opt.Retryer = retry.AddWithMaxBackoffDelay(retry.AddWithMaxAttempts(
+			retry.AddWithErrorCodes(opt.Retryer, awserr.InstanceNotFound), attempts), launchRetry.backoff)
+	})
+	if awserr.Is(err, awserr.InstanceNotFound, awserr.InstanceIDMalformed) {
+		return state.Instance{}, fmt.Errorf("%w: %s (%s)", ErrInstanceNotFound, id, awserr.Code(err))
+	}
+	if err != nil {
+		return state.Instance{}, fmt.Errorf("describing instance %s, %w", id, err)
+	}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			return instanceOf(i), nil
+		}
+	}
+	return state.Instance{}, fmt.Errorf("%w: %s", ErrInstanceNotFound, id)
+}

@@ -1,0 +1,175 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/elbattach/elbattach/shared/awserr"
+	"github.com/elbattach/elbattach/shared/config"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+// Target resolves a target group reference and the load balancer using it.
+func (o *Observer) Target(ctx context.Context, ref state.Ref) (state.Target, state.LoadBalancer, error) {
+	in := &elbv2.DescribeTargetGroupsInput{}
+	if ref.ARN != "" {
+		in.TargetGroupArns = []string{ref.ARN}
+	} else {
+		in.Names = []string{ref.Name}
+	}
+	out, err := o.ELB.DescribeTargetGroups(ctx, in)
+	if awserr.Is(err, awserr.TargetGroupNotFound) || (err == nil && len(out.TargetGroups) == 0) {
+		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("%w: target group %s", ErrTargetNotFound, ref)
+	}
+	if err != nil {
+		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("describing target group %s, %w", ref, err)
+	}
+	tg := out.TargetGroups[0]
+	t := state.Target{
+		Ref: ref, Name: aws.ToString(tg.TargetGroupName), ARN: aws.ToString(tg.TargetGroupArn),
+		Protocol: string(tg.Protocol), Port: aws.ToInt32(tg.Port), TargetType: string(tg.TargetType),
+		HealthCheckPort: aws.ToString(tg.HealthCheckPort), VPC: aws.ToString(tg.VpcId),
+	}
+	tags, err := o.ELB.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{t.ARN}})
+	if err != nil {
+		return t, state.LoadBalancer{}, fmt.Errorf("describing tags of %s, %w", t.Name, err)
+	}
+	for _, d := range tags.TagDescriptions {
+		for _, tag := range d.Tags {
+			if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
+				t.AllowTag = true
+			}
+		}
+	}
+	if len(tg.LoadBalancerArns) == 0 {
+		return t, state.LoadBalancer{}, nil
+	}
+	lb, err := o.LoadBalancer(ctx, tg.LoadBalancerArns[0])
+	return t, lb, err
+}
+
+// LoadBalancer reads an ALB or NLB.
+func (o *Observer) LoadBalancer(ctx context.Context, arn string) (state.LoadBalancer, error) {
+	out, err := o.ELB.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}})
+	if awserr.Is(err, awserr.LoadBalancerNotFound) || (err == nil && len(out.LoadBalancers) == 0) {
+		return state.LoadBalancer{}, fmt.Errorf("%w: load balancer %s", ErrTargetNotFound, arn)
+	}
+	if err != nil {
+		return state.LoadBalancer{}, fmt.Errorf("describing load balancer %s, %w", arn, err)
+	}
+	return loadBalancerOf(out.LoadBalancers[0]), nil
+}
+
+func loadBalancerOf(l elbv2types.LoadBalancer) state.LoadBalancer {
+	lb := state.LoadBalancer{
+		ARN: aws.ToString(l.LoadBalancerArn), Name: aws.ToString(l.LoadBalancerName), Type: string(l.Type),
+		Scheme: string(l.Scheme), VPC: aws.ToString(l.VpcId), SecurityGroups: l.SecurityGroups,
+	}
+	for _, az := range l.AvailabilityZones {
+		lb.Subnets = append(lb.Subnets, state.LBSubnet{ID: aws.ToString(az.SubnetId), AZ: aws.ToString(az.ZoneName)})
+	}
+	return lb
+}
+
+// Registrations reads the target's health in a target group on one port.
+func (o *Observer) Registrations(ctx context.Context, tgARN, id string, port int32) ([]state.Registration, error) {
+	out, err := o.ELB.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{
+		TargetGroupArn: aws.String(tgARN),
+		Targets:        []elbv2types.TargetDescription{{Id: aws.String(id), Port: aws.Int32(port)}},
+	})
+	if awserr.Is(err, awserr.InvalidTarget) {
+		return nil, nil // not registered (and maybe not registrable: RegisterTargets will say why)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describing target health in %s, %w", tgARN, err)
+	}
+	var regs []state.Registration
+	for _, d := range out.TargetHealthDescriptions {
+		r := state.Registration{ID: aws.ToString(d.Target.Id), Port: aws.ToInt32(d.Target.Port)}
+		if h := d.TargetHealth; h != nil {
+			r.State, r.Reason = string(h.State), string(h.Reason)
+		}
+		regs = append(regs, r)
+	}
+	return regs, nil
+}
+
+// SecurityGroups reads groups with their inbound rules.
+func (o *Observer) SecurityGroups(ctx context.Context, ids []string) ([]state.SecurityGroup, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out, err := o.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: ids})
+	if err != nil {
+		return nil, fmt.Errorf("describing security groups %v, %w", ids, err)
+	}
+	groups := make([]state.SecurityGroup, 0, len(out.SecurityGroups))
+	for _, g := range out.SecurityGroups {
+		sg := state.SecurityGroup{ID: aws.ToString(g.GroupId), VPC: aws.ToString(g.VpcId)}
+		for _, p := range g.IpPermissions {
+			sg.Ingress = append(sg.Ingress, permissionsOf(p)...)
+		}
+		sg.RuleCount = len(sg.Ingress)
+		groups = append(groups, sg)
+	}
+	return groups, nil
+}
+
+func permissionsOf(p ec2types.IpPermission) []state.Permission {
+	base := state.Permission{Protocol: aws.ToString(p.IpProtocol), FromPort: aws.ToInt32(p.FromPort), ToPort: aws.ToInt32(p.ToPort)}
+	var out []state.Permission
+	for _, pair := range p.UserIdGroupPairs {
+		q := base
+		q.SourceGroup, q.Description = aws.ToString(pair.GroupId), aws.ToString(pair.Description)
+		out = append(out, q)
+	}
+	for _, r := range p.IpRanges {
+		q := base
+		q.CIDR, _ = netip.ParsePrefix(aws.ToString(r.CidrIp))
+		q.Description = aws.ToString(r.Description)
+		out = append(out, q)
+	}
+	for range p.Ipv6Ranges {
+		out = append(out, base) // counted for the quota; elbattach adds no IPv6 rules
+	}
+	for range p.PrefixListIds {
+		out = append(out, base)
+	}
+	return out
+}
+
+func instanceOf(i ec2types.Instance) state.Instance {
+	in := state.Instance{
+		ID: aws.ToString(i.InstanceId), VPC: aws.ToString(i.VpcId), Subnet: aws.ToString(i.SubnetId),
+		PrivateIP: aws.ToString(i.PrivateIpAddress), Tags: tagsOf(i.Tags),
+	}
+	if i.State != nil {
+		in.State = string(i.State.Name)
+	}
+	if i.Placement != nil {
+		in.AZ = aws.ToString(i.Placement.AvailabilityZone)
+	}
+	for _, g := range i.SecurityGroups {
+		in.SecurityGroups = append(in.SecurityGroups, aws.ToString(g.GroupId))
+	}
+	return in
+}
+
+func tagsOf(tags []ec2types.Tag) map[string]string {
+	if len(tags) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}

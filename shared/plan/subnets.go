@@ -1,0 +1,170 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/elbattach/elbattach/shared/config"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+// planSubnet makes sure the load balancer has a public subnet in the
+// instance's AZ. The algorithm:
+//
+//  1. The load balancer already has a subnet in the AZ: nothing to do.
+//  2. Reuse a usable public subnet of the VPC in that AZ: routed 0.0.0.0/0 to an
+//     internet gateway (explicit route table, else the main one), /27 or larger,
+//     at least 8 free addresses. Ties: elbattach's own subnet first, then the
+//     lowest subnet ID (as the AWS Load Balancer Controller does).
+//  3. Else finish a subnet elbattach created earlier in that AZ but did not get
+//     to route (a run that stopped half-way): associate it, then add it.
+//  4. Else create one: the lowest free aligned block of PUBLIC_SUBNET_PREFIX in
+//     the VPC's CIDR blocks, tagged, associated with a public route table of the
+//     VPC (created, routed to the internet gateway, when none exists).
+//
+// Only one subnet per AZ is ever added, whatever the number of private subnets
+// the AZ holds. Adding keeps every subnet the load balancer already has.
+func planSubnet(p *Plan, s state.State, cfg config.Config) error {
+	lb, az := s.LoadBalancer, s.Instance.AZ
+	if id := lb.SubnetIn(az); id != "" {
+		p.note("load balancer %s already has subnet %s in %s", lb.Name, id, az)
+		return nil
+	}
+	n := s.Network
+	if n == nil {
+		return fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
+	}
+	add := Step{Op: AddSubnet, AZ: az, LoadBalancer: lbID(lb), LoadBalancerType: lb.Type}
+	if sub, ok := reusable(n, az); ok {
+		p.note("reusing public subnet %s (%s) in %s", sub.ID, sub.CIDR, az)
+		add.Subnet, add.Subnets = sub.ID, append(lb.SubnetIDs(), sub.ID)
+		p.add(add)
+		return nil
+	}
+	if sub, ok := unfinished(n, az); ok {
+		if err := planRoute(p, n, sub.ID); err != nil {
+			return err
+		}
+		add.Subnet, add.Subnets = sub.ID, append(lb.SubnetIDs(), sub.ID)
+		p.add(add)
+		return nil
+	}
+	if n.IGW == "" {
+		return fmt.Errorf("%w: %s has none attached, so no subnet in it can be public", ErrNoIGW, n.VPC)
+	}
+	if len(n.Subnets) >= MaxSubnetsPerVPC {
+		return fmt.Errorf("%w: %s has %d subnets", ErrSubnetLimit, n.VPC, len(n.Subnets))
+	}
+	block, ok := FreeBlock(n.CIDRs, n.Subnets, cfg.SubnetPrefix)
+	if !ok {
+		return fmt.Errorf("%w: no free /%d in %s (CIDR blocks %v)", ErrNoSpace, cfg.SubnetPrefix, n.VPC, n.CIDRs)
+	}
+	p.add(Step{Op: CreateSubnet, VPC: n.VPC, AZ: az, CIDR: block.String(), Tags: map[string]string{
+		"Name":               "elbattach-public-" + az,
+		config.ManagedTagKey: "true",
+	}})
+	if err := planRoute(p, n, NewSubnet); err != nil {
+		return err
+	}
+	add.Subnet, add.Subnets = NewSubnet, append(lb.SubnetIDs(), NewSubnet)
+	p.add(add)
+	return nil
+}
+
+// reusable returns the best usable public subnet of az.
+func reusable(n *state.Network, az string) (state.Subnet, bool) {
+	var cands []state.Subnet
+	for _, sub := range n.Subnets {
+		if sub.AZ == az && usableSize(sub) && n.IsPublic(sub.ID) {
+			cands = append(cands, sub)
+		}
+	}
+	if len(cands) == 0 {
+		return state.Subnet{}, false
+	}
+	slices.SortFunc(cands, func(a, b state.Subnet) int {
+		am, bm := managed(a.Tags), managed(b.Tags)
+		if am != bm {
+			if am {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return cands[0], true
+}
+
+// unfinished returns a subnet elbattach created in az that is not public yet.
+func unfinished(n *state.Network, az string) (state.Subnet, bool) {
+	var best state.Subnet
+	for _, sub := range n.Subnets {
+		if sub.AZ == az && managed(sub.Tags) && usableSize(sub) && !n.IsPublic(sub.ID) {
+			if best.ID == "" || sub.ID < best.ID {
+				best = sub
+			}
+		}
+	}
+	return best, best.ID != ""
+}
+
+// planRoute associates subnet with a public route table, creating one first
+// when the VPC has none.
+func planRoute(p *Plan, n *state.Network, subnet string) error {
+	rt, ok := publicRouteTable(n)
+	if !ok {
+		if n.IGW == "" {
+			return fmt.Errorf("%w: %s has none attached, so no subnet in it can be public", ErrNoIGW, n.VPC)
+		}
+		p.add(Step{Op: CreateRouteTable, VPC: n.VPC, IGW: n.IGW, Tags: map[string]string{
+			"Name":               "elbattach-public",
+			config.ManagedTagKey: "true",
+		}})
+		rt = NewRouteTable
+	}
+	p.add(Step{Op: AssociateRouteTable, Subnet: subnet, RouteTable: rt})
+	return nil
+}
+
+// publicRouteTable picks the route table a new public subnet joins: one that
+// sends 0.0.0.0/0 to the internet gateway; elbattach's own first, then the
+// main table, then the lowest ID.
+func publicRouteTable(n *state.Network) (string, bool) {
+	var cands []state.RouteTable
+	for _, rt := range n.RouteTables {
+		if rt.DefaultIGW != "" && (n.IGW == "" || rt.DefaultIGW == n.IGW) {
+			cands = append(cands, rt)
+		}
+	}
+	if len(cands) == 0 {
+		return "", false
+	}
+	rank := func(rt state.RouteTable) int {
+		switch {
+		case managed(rt.Tags):
+			return 0
+		case rt.Main:
+			return 1
+		}
+		return 2
+	}
+	slices.SortFunc(cands, func(a, b state.RouteTable) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.ID, b.ID))
+	})
+	return cands[0].ID, true
+}
+
+func usableSize(sub state.Subnet) bool {
+	return sub.CIDR.IsValid() && sub.CIDR.Bits() <= MaxLBSubnetBits && sub.FreeIPs >= MinFreeIPs
+}
+
+func managed(tags map[string]string) bool { return tags[config.ManagedTagKey] == "true" }
+
+// lbID is how the AWS APIs name a load balancer: its ARN, or a Classic ELB's name.
+func lbID(lb state.LoadBalancer) string {
+	if lb.ARN != "" {
+		return lb.ARN
+	}
+	return lb.Name
+}

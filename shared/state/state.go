@@ -1,0 +1,201 @@
+// Package state holds the plain data elbattach reads from AWS: the instance,
+// its target, the load balancer (ALB, NLB and Classic ELB alike), the VPC's
+// network and the security groups involved. It has no AWS imports, so that
+// package plan can stay pure; package observe fills it in.
+package state
+
+import (
+	"net/netip"
+	"slices"
+)
+
+// State is everything one attach or detach decision needs.
+type State struct {
+	Instance     Instance      `json:"instance"`
+	Target       Target        `json:"target"`
+	LoadBalancer LoadBalancer  `json:"load-balancer"`
+	// Network is read only when the load balancer lacks the instance's AZ.
+	Network *Network `json:"network,omitempty"`
+	// InstanceGroups are the instance's security groups with their rules.
+	InstanceGroups []SecurityGroup `json:"instance-groups,omitempty"`
+}
+
+// Instance is an EC2 instance.
+type Instance struct {
+	ID             string            `json:"id"`
+	State          string            `json:"state"`
+	AZ             string            `json:"az"`
+	VPC            string            `json:"vpc"`
+	Subnet         string            `json:"subnet"`
+	PrivateIP      string            `json:"private-ip"`
+	SecurityGroups []string          `json:"security-groups"`
+	Tags           map[string]string `json:"tags,omitempty"`
+}
+
+// Target is one resolved target: a target group, or a Classic ELB.
+type Target struct {
+	Ref             Ref    `json:"ref"`
+	Name            string `json:"name"`
+	ARN             string `json:"arn,omitempty"`
+	Protocol        string `json:"protocol,omitempty"`
+	Port            int32  `json:"port"`
+	TargetType      string `json:"target-type,omitempty"` // instance or ip
+	HealthCheckPort string `json:"health-check-port,omitempty"`
+	VPC             string `json:"vpc,omitempty"`
+	// AllowTag is true when the target carries elbattach:allow=true.
+	AllowTag bool `json:"allow-tag"`
+	// Registrations are the ports the instance (or its IP) is registered on,
+	// with their health state.
+	Registrations []Registration `json:"registrations,omitempty"`
+}
+
+// Registration is the instance's presence in a target.
+type Registration struct {
+	ID     string `json:"id"`
+	Port   int32  `json:"port"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Load balancer types.
+const (
+	TypeApplication = "application"
+	TypeNetwork     = "network"
+	TypeClassic     = "classic"
+)
+
+// LoadBalancer is an ALB, NLB or Classic ELB, normalised.
+type LoadBalancer struct {
+	ARN            string     `json:"arn,omitempty"`
+	Name           string     `json:"name"`
+	Type           string     `json:"type"`
+	Scheme         string     `json:"scheme"`
+	VPC            string     `json:"vpc"`
+	Subnets        []LBSubnet `json:"subnets"`
+	SecurityGroups []string   `json:"security-groups,omitempty"`
+}
+
+// LBSubnet is a subnet a load balancer sits in.
+type LBSubnet struct {
+	ID string `json:"id"`
+	AZ string `json:"az"`
+}
+
+// SubnetIn returns the load balancer's subnet in az, or "".
+func (lb LoadBalancer) SubnetIn(az string) string {
+	for _, s := range lb.Subnets {
+		if s.AZ == az {
+			return s.ID
+		}
+	}
+	return ""
+}
+
+// SubnetIDs returns the IDs of the load balancer's subnets.
+func (lb LoadBalancer) SubnetIDs() []string {
+	ids := make([]string, 0, len(lb.Subnets))
+	for _, s := range lb.Subnets {
+		ids = append(ids, s.ID)
+	}
+	return ids
+}
+
+// Network is the part of a VPC that subnet decisions need.
+type Network struct {
+	VPC         string         `json:"vpc"`
+	CIDRs       []netip.Prefix `json:"cidrs"`
+	IGW         string         `json:"igw,omitempty"`
+	Subnets     []Subnet       `json:"subnets"`
+	RouteTables []RouteTable   `json:"route-tables"`
+}
+
+// Subnet is a VPC subnet.
+type Subnet struct {
+	ID      string            `json:"id"`
+	AZ      string            `json:"az"`
+	CIDR    netip.Prefix      `json:"cidr"`
+	FreeIPs int               `json:"free-ips"`
+	Tags    map[string]string `json:"tags,omitempty"`
+}
+
+// RouteTable is a VPC route table, reduced to what decides "public".
+type RouteTable struct {
+	ID   string `json:"id"`
+	Main bool   `json:"main"`
+	// Subnets are the explicitly associated subnets.
+	Subnets []string `json:"subnets,omitempty"`
+	// DefaultIGW is the internet gateway its 0.0.0.0/0 route targets, or "".
+	DefaultIGW string `json:"default-igw,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// RouteTableOf returns the route table that governs subnet: its explicit
+// association, else the VPC's main table. ok is false when neither is known.
+func (n *Network) RouteTableOf(subnet string) (rt RouteTable, explicit, ok bool) {
+	for _, t := range n.RouteTables {
+		if slices.Contains(t.Subnets, subnet) {
+			return t, true, true
+		}
+	}
+	for _, t := range n.RouteTables {
+		if t.Main {
+			return t, false, true
+		}
+	}
+	return RouteTable{}, false, false
+}
+
+// IsPublic reports whether subnet routes 0.0.0.0/0 to an internet gateway.
+func (n *Network) IsPublic(subnet string) bool {
+	rt, _, ok := n.RouteTableOf(subnet)
+	return ok && rt.DefaultIGW != ""
+}
+
+// SecurityGroup is a security group with its inbound rules.
+type SecurityGroup struct {
+	ID      string       `json:"id"`
+	VPC     string       `json:"vpc"`
+	Ingress []Permission `json:"ingress,omitempty"`
+	// RuleCount is the number of inbound rules, for the per-group quota.
+	RuleCount int `json:"rule-count"`
+}
+
+// Permission is one inbound rule, flattened to a single source.
+type Permission struct {
+	Protocol string `json:"protocol"` // "tcp", "-1" (all), ...
+	FromPort int32  `json:"from-port"`
+	ToPort   int32  `json:"to-port"`
+	// Exactly one of SourceGroup and CIDR is set.
+	SourceGroup string       `json:"source-group,omitempty"`
+	CIDR        netip.Prefix `json:"cidr,omitzero"`
+	Description string       `json:"description,omitempty"`
+}
+
+// AllowsTCP reports whether the rule lets TCP traffic to port through.
+func (p Permission) AllowsTCP(port int32) bool {
+	switch p.Protocol {
+	case "-1", "all":
+		return true
+	case "tcp", "6":
+		return p.FromPort <= port && port <= p.ToPort
+	}
+	return false
+}
+
+// TrafficPort is the port the instance is registered on: the tag's override,
+// else the target group's port.
+func (s State) TrafficPort() int32 {
+	if s.Target.Ref.Port != 0 {
+		return s.Target.Ref.Port
+	}
+	return s.Target.Port
+}
+
+// TargetID is what the target registers: the instance ID, or its private IP
+// for an ip target group.
+func (s State) TargetID() string {
+	if s.Target.TargetType == "ip" {
+		return s.Instance.PrivateIP
+	}
+	return s.Instance.ID
+}
