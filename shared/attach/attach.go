@@ -47,6 +47,8 @@ type Report struct {
 	Warnings []string       `json:"warnings"`
 	Targets  []TargetReport `json:"targets,omitempty"`
 	Error    string         `json:"error,omitempty"`
+	// Calls counts the AWS API calls the run made, per operation.
+	Calls map[string]int `json:"aws-calls,omitempty"`
 }
 
 // TargetReport is the outcome for one target.
@@ -69,7 +71,6 @@ func (p *Pipeline) Run(ctx context.Context, t event.Trigger) (Report, error) {
 	if err != nil {
 		r.Error = err.Error()
 	}
-	p.log(r, err)
 	return r, err
 }
 
@@ -149,9 +150,10 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 	}
 }
 
-func (p *Pipeline) log(r Report, err error) {
+// LogReport writes the run's one summary line.
+func (p *Pipeline) LogReport(r Report, err error) {
 	attrs := []any{"instance", r.Instance, "action", r.Action, "origin", r.Origin, "dry_run", r.DryRun,
-		"target", r.Target, "changes", r.Changes, "warnings", r.Warnings}
+		"target", r.Target, "changes", r.Changes, "warnings", r.Warnings, "aws_calls", r.Calls}
 	switch {
 	case err != nil:
 		p.Log.Error("elbattach run failed", append(attrs, "error", err.Error(), "permanent", plan.Permanent(err))...)

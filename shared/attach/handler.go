@@ -56,7 +56,8 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 		return Report{Changes: []string{}, Warnings: []string{}, Error: err.Error()}, err
 	}
 	r, err := h.Pipeline.Run(ctx, t)
-	h.Pipeline.Log.Debug("aws calls", "instance", t.InstanceID, "calls", awsclient.Diff(before, h.Calls.Snapshot()))
+	r.Calls = awsclient.Diff(before, h.Calls.Snapshot())
+	h.Pipeline.LogReport(r, err)
 	return r, err
 }
 

@@ -11,9 +11,9 @@ import (
 
 // State is everything one attach or detach decision needs.
 type State struct {
-	Instance     Instance      `json:"instance"`
-	Target       Target        `json:"target"`
-	LoadBalancer LoadBalancer  `json:"load-balancer"`
+	Instance     Instance     `json:"instance"`
+	Target       Target       `json:"target"`
+	LoadBalancer LoadBalancer `json:"load-balancer"`
 	// Network is read only when the load balancer lacks the instance's AZ.
 	Network *Network `json:"network,omitempty"`
 	// InstanceGroups are the instance's security groups with their rules.
@@ -125,7 +125,7 @@ type RouteTable struct {
 	// Subnets are the explicitly associated subnets.
 	Subnets []string `json:"subnets,omitempty"`
 	// DefaultIGW is the internet gateway its 0.0.0.0/0 route targets, or "".
-	DefaultIGW string `json:"default-igw,omitempty"`
+	DefaultIGW string            `json:"default-igw,omitempty"`
 	Tags       map[string]string `json:"tags,omitempty"`
 }
 

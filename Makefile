@@ -1,0 +1,66 @@
+# elbattach — build, test, demo, bench, deploy.
+# A fresh machine needs only: make demo, make test (see README.md).
+
+SHELL      := /bin/bash
+GO         ?= go
+FUNCTIONS  := instance-state tag-change
+BUILD      := build
+ARCH       ?= arm64
+LDFLAGS    := -s -w
+GOFLAGS_FN := -tags lambda.norpc -trimpath -ldflags='$(LDFLAGS)'
+STACK      ?= elbattach
+
+.PHONY: all build build-local test unit e2e lint demo bench deploy deps clean
+
+all: build
+
+## deps: check the tools the tests and the demo need (Go modules are fetched by go itself).
+deps:
+	@command -v $(GO) >/dev/null || { echo "Go is required"; exit 1; }
+	@infra/scripts/deps.sh
+
+## build: a bootstrap per function for Lambda (provided.al2023, $(ARCH)), in build/<function>/bootstrap.
+build:
+	@for f in $(FUNCTIONS); do \
+	  echo "build $(BUILD)/$$f/bootstrap ($(ARCH))"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build $(GOFLAGS_FN) -o $(BUILD)/$$f/bootstrap ./functions/$$f || exit 1; \
+	done
+
+## build-local: the same for this machine's architecture (what the tests run under the RIE).
+build-local:
+	@$(MAKE) --no-print-directory build ARCH=$$($(GO) env GOARCH) BUILD=$(BUILD)/local
+
+## lint: gofmt, go vet, cfn-lint and the template's own checks.
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+	infra/template_test.sh
+
+## unit: the Go tests that need no local AWS.
+unit:
+	$(GO) test ./shared/... ./functions/...
+
+## test: lint, then every Go test (unit, and end to end: moto + real bootstrap under the RIE).
+test: lint build-local
+	BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local $(GO) test -count=1 -timeout 15m ./...
+
+## demo: start a local AWS, attach a private instance to an ALB through the real function, show the result.
+demo: deps
+	$(GO) run ./infra/demo
+
+## bench: Go benchmarks (AWS calls per event, latency), written to $(BUILD)/bench.md.
+bench: deps build-local
+	@mkdir -p $(BUILD)
+	BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local $(GO) test -run '^$$' -bench . -benchmem -count 1 ./... | tee $(BUILD)/bench.txt
+
+## deploy: build for arm64 and deploy template.yaml (SAM CLI when present).
+deploy: build
+	@if command -v sam >/dev/null; then \
+	  sam deploy --template-file template.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM --resolve-s3 $(DEPLOY_ARGS); \
+	else \
+	  echo "sam not found: install the AWS SAM CLI, or package with 'aws cloudformation package' (see README)"; exit 1; \
+	fi
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/elbattach/elbattach/infra/localaws"
+)
+
+// TestSubnetChoice covers how the public subnet in the instance's AZ is found
+// or made, each through the real bootstrap and asserted in moto.
+func TestSubnetChoice(t *testing.T) {
+	t.Parallel()
+	t.Run("AZ already covered: no new subnet, no SetSubnets", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, func(o *options) {
+			o.vpc.PublicSubnets["c"] = "10.0.5.0/24"
+			o.alb.SubnetCIDRs = append(o.alb.SubnetCIDRs, "10.0.5.0/24")
+		})
+		subnets := len(s.world().Subnets)
+		r, ferr := invoke(t, function(t, StateFn), manual(s.inst.ID, "attach", false))
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		if r.Calls["Elastic Load Balancing v2.SetSubnets"] != 0 || r.Calls["EC2.CreateSubnet"] != 0 || hasChange(r, "subnet") {
+			t.Errorf("calls %v, changes %v: want no subnet work", r.Calls, r.Changes)
+		}
+		if got := len(s.world().Subnets); got != subnets {
+			t.Errorf("subnets %d -> %d", subnets, got)
+		}
+		if ts := s.targets(); len(ts) != 1 {
+			t.Errorf("targets = %v", ts)
+		}
+	})
+	t.Run("usable public subnet in the AZ is reused", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, func(o *options) { o.vpc.PublicSubnets["c"] = "10.0.7.0/26" })
+		r, ferr := invoke(t, function(t, StateFn), manual(s.inst.ID, "attach", false))
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		if got := s.lbSubnets()["us-east-1c"]; got != s.vpc.Subnets["10.0.7.0/26"] {
+			t.Errorf("ALB subnet in c = %s, want the existing public %s", got, s.vpc.Subnets["10.0.7.0/26"])
+		}
+		if r.Calls["EC2.CreateSubnet"] != 0 || len(s.subnetsIn("us-east-1c")) != 2 {
+			t.Errorf("a subnet was created: calls %v", r.Calls)
+		}
+	})
+	t.Run("a public /28 and an almost full public /27 are not used", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, func(o *options) {
+			o.vpc.PublicSubnets["c"] = "10.0.7.0/28"
+			o.vpc.PublicSubnets["us-east-1c"] = "10.0.8.0/27"
+		})
+		fillSubnet(t, s, s.vpc.Subnets["10.0.8.0/27"], 20) // 27 free - 20 = 7 < 8
+		if _, ferr := invoke(t, function(t, StateFn), manual(s.inst.ID, "attach", false)); ferr != nil {
+			t.Fatal(ferr)
+		}
+		got := s.lbSubnets()["us-east-1c"]
+		if got == s.vpc.Subnets["10.0.7.0/28"] || got == s.vpc.Subnets["10.0.8.0/27"] || got == "" {
+			t.Fatalf("ALB subnet in c = %q, want a new one", got)
+		}
+		if cidr := s.cidrOf(got); cidr != "10.0.3.0/27" {
+			t.Errorf("new subnet %s, want 10.0.3.0/27", cidr)
+		}
+	})
+	t.Run("two private subnets in the AZ get one public subnet", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, func(o *options) { o.vpc.PrivateSubnets["c"] = []string{"10.0.2.0/24", "10.0.4.0/24"} })
+		second, err := localaws.NewInstance(s.ctx, awsCfg, localaws.InstanceSpec{VPC: s.vpc, SubnetCIDR: "10.0.4.0/24",
+			SecurityGroup: s.inst.SecurityGroup, Tags: map[string]string{"elbattach:target": s.tg}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn := function(t, StateFn)
+		for _, id := range []string{s.inst.ID, second.ID} {
+			if _, ferr := invoke(t, fn, manual(id, "attach", false)); ferr != nil {
+				t.Fatal(ferr)
+			}
+		}
+		if n := len(s.subnetsIn("us-east-1c")); n != 3 {
+			t.Errorf("us-east-1c has %d subnets, want 2 private + 1 public", n)
+		}
+		if ts := s.targets(); len(ts) != 2 {
+			t.Errorf("targets = %v", ts)
+		}
+	})
+	t.Run("secondary VPC CIDR used when the primary is full", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, func(o *options) {
+			o.vpc.CIDR, o.vpc.SecondaryCIDRs = "10.0.0.0/22", []string{"10.9.0.0/16"}
+			o.vpc.PrivateSubnets["c"] = []string{"10.0.2.0/24", "10.0.3.0/24"}
+		})
+		if _, ferr := invoke(t, function(t, StateFn), manual(s.inst.ID, "attach", false)); ferr != nil {
+			t.Fatal(ferr)
+		}
+		if cidr := s.cidrOf(s.lbSubnets()["us-east-1c"]); cidr != "10.9.0.0/27" {
+			t.Errorf("new subnet %s, want 10.9.0.0/27", cidr)
+		}
+	})
+	t.Run("PUBLIC_SUBNET_PREFIX sets the size", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, nil)
+		if _, ferr := invoke(t, function(t, StateFn, "PUBLIC_SUBNET_PREFIX=26"), manual(s.inst.ID, "attach", false)); ferr != nil {
+			t.Fatal(ferr)
+		}
+		if cidr := s.cidrOf(s.lbSubnets()["us-east-1c"]); cidr != "10.0.3.0/26" {
+			t.Errorf("new subnet %s, want 10.0.3.0/26", cidr)
+		}
+	})
+}
+
+// TestRefusals: each bad case gets its specific error and changes nothing.
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		change func(*options)
+		env    []string
+		setup  func(t *testing.T, s *scenario) []byte // the event; nil: manual attach
+		want   string
+	}{
+		{name: "internal ALB", change: func(o *options) { o.alb.Internal = true }, want: "is not internet-facing: "},
+		{name: "target group not allowed", change: func(o *options) { o.alb.AllowTag = false }, want: "has no tag elbattach:allow=true and is not in ALLOWED_TARGETS"},
+		{name: "VPC without internet gateway", change: func(o *options) {
+			o.vpc.NoIGW, o.vpc.PublicSubnets = true, nil
+			o.vpc.PrivateSubnets = map[string][]string{"a": {"10.0.0.0/24"}, "b": {"10.0.1.0/24"}, "c": {"10.0.2.0/24"}}
+		}, want: "VPC has no internet gateway"},
+		{name: "tag names a missing target group", change: func(o *options) { o.tagValue = "no-such-tg" }, want: "target not found: target group no-such-tg"},
+		{name: "tag value malformed", change: func(o *options) { o.tagValue = "bad name!" }, want: "bad target tag"},
+		{name: "unknown instance", setup: func(t *testing.T, s *scenario) []byte {
+			return manual("i-00000000000000000", "attach", false)
+		}, want: "instance not found: i-00000000000000000"},
+		{name: "foreign event", setup: func(t *testing.T, s *scenario) []byte {
+			return sample(t, "tag-change.json", s.inst.ID)
+		}, want: `foreign event: source "aws.tag"`},
+		{name: "malformed event", setup: func(t *testing.T, s *scenario) []byte { return []byte(`{"instance-id": 5}`) }, want: "malformed event"},
+		{name: "bad configuration", env: []string{"PUBLIC_SUBNET_PREFIX=28"}, want: "PUBLIC_SUBNET_PREFIX=\"28\""},
+		{name: "load balancer in another VPC", setup: func(t *testing.T, s *scenario) []byte {
+			other := newScenario(t, nil)
+			retag(t, s, other.tg)
+			return nil
+		}, want: "load balancer in another VPC"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newScenario(t, tt.change)
+			var payload []byte
+			if tt.setup != nil {
+				payload = tt.setup(t, s)
+			}
+			if payload == nil {
+				payload = manual(s.inst.ID, "attach", false)
+			}
+			before := s.world()
+			_, ferr := invoke(t, function(t, StateFn, tt.env...), payload)
+			if ferr == nil || !strings.Contains(ferr.Message, tt.want) {
+				t.Fatalf("error = %v, want one saying %q", ferr, tt.want)
+			}
+			if diff := cmp.Diff(before, s.world()); diff != "" {
+				t.Errorf("a refused run changed the world (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// fillSubnet uses up n addresses of a subnet with network interfaces.
+func fillSubnet(t *testing.T, s *scenario, subnet string, n int) {
+	t.Helper()
+	for range n {
+		if _, err := s.ec2.CreateNetworkInterface(s.ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: aws.String(subnet)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func retag(t *testing.T, s *scenario, value string) {
+	t.Helper()
+	_, err := s.ec2.CreateTags(s.ctx, &ec2.CreateTagsInput{Resources: []string{s.inst.ID},
+		Tags: []ec2types.Tag{{Key: aws.String("elbattach:target"), Value: aws.String(value)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *scenario) cidrOf(subnet string) string {
+	out, err := s.ec2.DescribeSubnets(s.ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{subnet}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return aws.ToString(out.Subnets[0].CidrBlock)
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Offline checks of template.yaml and events/*.json (no AWS account, no server):
+#   1. cfn-lint reports nothing (errors, warnings and informational findings);
+#   2. both functions carry the same inline IAM policy;
+#   3. every IAM action exists and every scoped resource ARN is a resource type that action is authorized on
+#      (cfn-lint's copy of the AWS policy data; cfn-lint itself does not check SAM inline policies);
+#   4. the EventBridge patterns match exactly the sample events they should (moto's matcher, in process).
+# Usage: infra/template_test.sh   (from anywhere; needs cfn-lint, and moto for step 4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cfn-lint"
+out=$(cfn-lint --include-checks I -- template.yaml 2>&1) || true
+if [[ -n "$out" ]]; then
+  echo "$out"
+  echo "FAIL: cfn-lint reported findings"
+  exit 1
+fi
+echo "ok"
+
+python3 - <<'EOF'
+import glob, json, os, re, sys
+import yaml
+import cfnlint
+
+fail = []
+
+class Loader(yaml.SafeLoader):
+    pass
+
+def tagged(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return {"!" + suffix: loader.construct_scalar(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return {"!" + suffix: loader.construct_sequence(node, deep=True)}
+    return {"!" + suffix: loader.construct_mapping(node, deep=True)}
+
+Loader.add_multi_constructor("!", tagged)
+tpl = yaml.load(open("template.yaml"), Loader=Loader)
+funcs = {k: v for k, v in tpl["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+print("== IAM policy identical across functions")
+policies = {k: v["Properties"]["Policies"] for k, v in funcs.items()}
+first = next(iter(policies.values()))
+for name, pol in policies.items():
+    if pol != first:
+        fail.append(f"{name}: Policies differ from {next(iter(policies))}")
+print("ok" if not fail else "FAIL")
+
+print("== IAM actions and resource types")
+data = json.load(open(os.path.join(os.path.dirname(cfnlint.__file__), "data/AdditionalSpecs/Policies.json")))
+
+def resource_type(service, arn):
+    """Longest resource type of `service` whose ARN format matches `arn` (placeholders become wildcards)."""
+    best = None
+    for rtype, spec in data[service]["Resources"].items():
+        for fmt in spec.get("ARNFormats", []):
+            rx = re.sub(r"\\\$\\\{[^}]*\\\}", ".*", re.escape(fmt).replace(r"\.\*", ".*"))
+            probe = arn.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "us-east-1")
+            probe = probe.replace("${AWS::AccountId}", "123456789012")
+            if re.fullmatch(rx, probe) and (best is None or len(rtype) > len(best)):
+                best = rtype
+    return best
+
+for stmt in first[0]["Statement"]:
+    actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
+    resources = stmt["Resource"] if isinstance(stmt["Resource"], list) else [stmt["Resource"]]
+    for action in actions:
+        service, op = action.split(":")
+        spec = data.get(service, {}).get("Actions", {}).get(op.lower())
+        if spec is None:
+            fail.append(f"{stmt['Sid']}: unknown action {action}")
+            continue
+        for res in resources:
+            if res == "*":
+                continue
+            arn = res["!Sub"] if isinstance(res, dict) else res
+            rtype = resource_type(service, arn)
+            if rtype not in spec.get("Resources", []):
+                fail.append(f"{stmt['Sid']}: {action} is not authorized on {rtype or arn} (only {spec.get('Resources')})")
+    for op, keys in (stmt.get("Condition") or {}).items():
+        for key in keys:
+            if key.startswith("aws:RequestTag/") or key.startswith("aws:ResourceTag/"):
+                generic = key.split("/")[0] + "/${TagKey}"
+                for res in resources:
+                    arn = res["!Sub"] if isinstance(res, dict) else res
+                    service = actions[0].split(":")[0]
+                    rtype = resource_type(service, arn)
+                    if generic not in data[service]["Resources"].get(rtype, {}).get("ConditionKeys", []):
+                        fail.append(f"{stmt['Sid']}: {key} is not a condition key of {rtype}")
+print("ok" if not fail else "FAIL")
+
+print("== EventBridge patterns against events/")
+for path in sorted(glob.glob("events/*.json")):
+    json.load(open(path))  # every sample must at least be valid JSON
+try:
+    from moto.events.models import EventPattern
+except ImportError:
+    print("skipped: moto is not installed")
+else:
+    rules = {}
+    for fname, f in funcs.items():
+        for ename, ev in f["Properties"].get("Events", {}).items():
+            if ev["Type"] == "EventBridgeRule":
+                pattern = ev["Properties"]["Pattern"]
+                if not isinstance(pattern, dict) or "!" in json.dumps(pattern):
+                    fail.append(f"{fname}.{ename}: Pattern must be a plain mapping")
+                rules[fname + ename] = EventPattern.load(json.dumps(pattern))
+    expect = {
+        "events/instance-running.json": ["InstanceStateFunctionInstanceRunning"],
+        "events/instance-pending.json": [],
+        "events/tag-change.json": ["TagChangeFunctionTagChanged"],
+        "events/tag-change-other.json": [],
+        "events/manual-attach.json": [],
+        "events/manual-dry-run.json": [],
+    }
+    for path, want in expect.items():
+        event = json.load(open(path))
+        got = [name for name, pattern in rules.items() if pattern.matches_event(event)]
+        status = "ok  " if got == want else "FAIL"
+        print(f"{status} {path}: matched {got or 'nothing'}")
+        if got != want:
+            fail.append(f"{path}: matched {got}, want {want}")
+
+if fail:
+    print("\n".join(["", "FAILURES:"] + fail))
+    sys.exit(1)
+print("== all template checks passed")
+EOF
