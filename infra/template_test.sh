@@ -62,7 +62,8 @@ def resource_type(service, arn):
                 best = rtype
     return best
 
-for stmt in first[0]["Statement"]:
+statements = tpl["Resources"]["ElbattachPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+for stmt in statements:
     actions = stmt["Action"] if isinstance(stmt["Action"], list) else [stmt["Action"]]
     resources = stmt["Resource"] if isinstance(stmt["Resource"], list) else [stmt["Resource"]]
     for action in actions:
@@ -107,8 +108,11 @@ else:
                     fail.append(f"{fname}.{ename}: Pattern must be a plain mapping")
                 rules[fname + ename] = EventPattern.load(json.dumps(pattern))
     expect = {
-        "events/instance-running.json": ["InstanceStateFunctionInstanceRunning"],
+        "events/instance-running.json": ["InstanceStateFunctionInstanceStateChanged"],
         "events/instance-pending.json": [],
+        "events/instance-stopped.json": ["InstanceStateFunctionInstanceStateChanged"],
+        "events/manual-detach.json": [],
+        "events/manual-diagnose.json": [],
         "events/tag-change.json": ["TagChangeFunctionTagChanged"],
         "events/tag-change-other.json": [],
         "events/manual-attach.json": [],

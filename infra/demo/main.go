@@ -102,7 +102,7 @@ func run(ctx context.Context, bootstrap string) error {
 	if !ok {
 		return fmt.Errorf("the rule did not match the launch event")
 	}
-	fmt.Println("  rule InstanceRunning matched; event delivered")
+	fmt.Println("  rule InstanceStateChanged matched; event delivered")
 
 	step("invoking the bootstrap under the Lambda Runtime Interface Emulator")
 	rie, err := localaws.StartRIE(ctx, bootstrap, append(moto.Env(), "LOG_LEVEL=info"))

@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
-	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/elbattach/elbattach/shared/awserr"
 	"github.com/elbattach/elbattach/shared/plan"
@@ -31,6 +31,8 @@ type EC2 interface {
 	CreateRoute(context.Context, *ec2.CreateRouteInput, ...func(*ec2.Options)) (*ec2.CreateRouteOutput, error)
 	AssociateRouteTable(context.Context, *ec2.AssociateRouteTableInput, ...func(*ec2.Options)) (*ec2.AssociateRouteTableOutput, error)
 	AuthorizeSecurityGroupIngress(context.Context, *ec2.AuthorizeSecurityGroupIngressInput, ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupIngressOutput, error)
+	AuthorizeSecurityGroupEgress(context.Context, *ec2.AuthorizeSecurityGroupEgressInput, ...func(*ec2.Options)) (*ec2.AuthorizeSecurityGroupEgressOutput, error)
+	CreateNetworkAclEntry(context.Context, *ec2.CreateNetworkAclEntryInput, ...func(*ec2.Options)) (*ec2.CreateNetworkAclEntryOutput, error)
 }
 
 // ELBv2 is the part of the Elastic Load Balancing v2 API apply uses.
@@ -38,11 +40,21 @@ type ELBv2 interface {
 	DescribeLoadBalancers(context.Context, *elbv2.DescribeLoadBalancersInput, ...func(*elbv2.Options)) (*elbv2.DescribeLoadBalancersOutput, error)
 	SetSubnets(context.Context, *elbv2.SetSubnetsInput, ...func(*elbv2.Options)) (*elbv2.SetSubnetsOutput, error)
 	RegisterTargets(context.Context, *elbv2.RegisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.RegisterTargetsOutput, error)
+	DeregisterTargets(context.Context, *elbv2.DeregisterTargetsInput, ...func(*elbv2.Options)) (*elbv2.DeregisterTargetsOutput, error)
+}
+
+// ClassicELB is the part of the Classic Elastic Load Balancing API apply uses.
+type ClassicELB interface {
+	DescribeLoadBalancers(context.Context, *elb.DescribeLoadBalancersInput, ...func(*elb.Options)) (*elb.DescribeLoadBalancersOutput, error)
+	AttachLoadBalancerToSubnets(context.Context, *elb.AttachLoadBalancerToSubnetsInput, ...func(*elb.Options)) (*elb.AttachLoadBalancerToSubnetsOutput, error)
+	RegisterInstancesWithLoadBalancer(context.Context, *elb.RegisterInstancesWithLoadBalancerInput, ...func(*elb.Options)) (*elb.RegisterInstancesWithLoadBalancerOutput, error)
+	DeregisterInstancesFromLoadBalancer(context.Context, *elb.DeregisterInstancesFromLoadBalancerInput, ...func(*elb.Options)) (*elb.DeregisterInstancesFromLoadBalancerOutput, error)
 }
 
 var (
-	_ EC2   = (*ec2.Client)(nil)
-	_ ELBv2 = (*elbv2.Client)(nil)
+	_ EC2        = (*ec2.Client)(nil)
+	_ ELBv2      = (*elbv2.Client)(nil)
+	_ ClassicELB = (*elb.Client)(nil)
 )
 
 // ErrStale means AWS changed under the plan; observe again and re-plan.
@@ -60,6 +72,7 @@ const DefaultSettle = time.Second
 type Applier struct {
 	EC2 EC2
 	ELB ELBv2
+	CLB ClassicELB
 	// Settle overrides DefaultSettle (tests shorten it).
 	Settle time.Duration
 }
@@ -112,8 +125,20 @@ func (a *Applier) step(ctx context.Context, st plan.Step, ids map[string]string)
 		return a.addSubnet(ctx, st)
 	case plan.AuthorizeIngress:
 		return a.authorize(ctx, st)
+	case plan.AuthorizeEgress:
+		return a.authorizeEgress(ctx, st)
+	case plan.AddNACLEntry:
+		return a.addNACLEntry(ctx, st)
 	case plan.Register:
+		if st.LoadBalancerType == "classic" {
+			return a.registerClassic(ctx, st)
+		}
 		return a.register(ctx, st)
+	case plan.Deregister:
+		if st.LoadBalancerType == "classic" {
+			return a.deregisterClassic(ctx, st)
+		}
+		return a.deregister(ctx, st)
 	}
 	return false, fmt.Errorf("unknown step %q", st.Op)
 }
@@ -200,20 +225,6 @@ func (a *Applier) authorize(ctx context.Context, st plan.Step) (bool, error) {
 		return false, fmt.Errorf("%w: %w", plan.ErrRuleLimit, err)
 	case err != nil:
 		return false, fmt.Errorf("authorizing ingress, %w", err)
-	}
-	return true, nil
-}
-
-func (a *Applier) register(ctx context.Context, st plan.Step) (bool, error) {
-	_, err := a.ELB.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{
-		TargetGroupArn: aws.String(st.TargetGroup),
-		Targets:        []elbv2types.TargetDescription{{Id: aws.String(st.TargetID), Port: aws.Int32(st.Port)}},
-	})
-	if awserr.Is(err, awserr.InvalidTarget) {
-		return false, fmt.Errorf("%w: %w", plan.ErrNotRunning, err)
-	}
-	if err != nil {
-		return false, fmt.Errorf("registering target, %w", err)
 	}
 	return true, nil
 }

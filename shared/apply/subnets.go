@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/elbattach/elbattach/shared/awserr"
@@ -18,6 +19,9 @@ import (
 // be seconds old), and read back after a settle delay to catch a concurrent
 // writer that overwrote it; then ErrStale makes the caller go round again.
 func (a *Applier) addSubnet(ctx context.Context, st plan.Step) (bool, error) {
+	if st.LoadBalancerType == "classic" {
+		return a.attachClassic(ctx, st)
+	}
 	current, err := a.lbSubnets(ctx, st.LoadBalancer)
 	if err != nil {
 		return false, err
@@ -73,4 +77,31 @@ func (a *Applier) lbSubnets(ctx context.Context, arn string) (map[string]string,
 		}
 	}
 	return m, nil
+}
+
+// attachClassic adds a subnet to a Classic ELB. AttachLoadBalancerToSubnets
+// adds rather than replaces, so there is no lost update to guard against;
+// only the AZ must still be free.
+func (a *Applier) attachClassic(ctx context.Context, st plan.Step) (bool, error) {
+	out, err := a.CLB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerNames: []string{st.LoadBalancer}})
+	if err != nil {
+		return false, fmt.Errorf("describing classic load balancer %s, %w", st.LoadBalancer, err)
+	}
+	for _, d := range out.LoadBalancerDescriptions {
+		if slices.Contains(d.Subnets, st.Subnet) {
+			return false, nil
+		}
+		if slices.Contains(d.AvailabilityZones, st.AZ) {
+			return false, fmt.Errorf("%w: %s got a subnet in %s meanwhile", ErrStale, st.LoadBalancer, st.AZ)
+		}
+	}
+	_, err = a.CLB.AttachLoadBalancerToSubnets(ctx, &elb.AttachLoadBalancerToSubnetsInput{
+		LoadBalancerName: aws.String(st.LoadBalancer), Subnets: []string{st.Subnet}})
+	if awserr.Is(err, awserr.InvalidConfiguration) {
+		return false, fmt.Errorf("%w: %w", ErrStale, err)
+	}
+	if err != nil {
+		return false, fmt.Errorf("attaching subnet, %w", err)
+	}
+	return true, nil
 }

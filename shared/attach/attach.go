@@ -1,6 +1,7 @@
 // Package attach is the pipeline the handlers call: for one trigger it reads
 // the instance, then for each target its tag names: observe -> plan -> apply
-// (or, in dry-run, report the plan), and returns a Report.
+// (or, in dry-run, report the plan), and returns a Report. Detach and
+// diagnose go the same way with their own plans.
 package attach
 
 import (
@@ -53,13 +54,14 @@ type Report struct {
 
 // TargetReport is the outcome for one target.
 type TargetReport struct {
-	Target       string     `json:"target"`
-	LoadBalancer string     `json:"load-balancer,omitempty"`
-	Changes      []string   `json:"changes"`
-	Notes        []string   `json:"notes,omitempty"`
-	Warnings     []string   `json:"warnings,omitempty"`
-	Plan         *plan.Plan `json:"plan,omitempty"` // dry-run only
-	Error        string     `json:"error,omitempty"`
+	Target       string       `json:"target"`
+	LoadBalancer string       `json:"load-balancer,omitempty"`
+	Changes      []string     `json:"changes"`
+	Notes        []string     `json:"notes,omitempty"`
+	Warnings     []string     `json:"warnings,omitempty"`
+	Plan         *plan.Plan   `json:"plan,omitempty"`      // dry-run and diagnose
+	Diagnosis    []plan.Check `json:"diagnosis,omitempty"` // diagnose
+	Error        string       `json:"error,omitempty"`
 }
 
 // Run carries out one trigger. The report is always returned; err is non-nil
@@ -67,7 +69,14 @@ type TargetReport struct {
 func (p *Pipeline) Run(ctx context.Context, t event.Trigger) (Report, error) {
 	r := Report{Instance: t.InstanceID, Action: t.Action, Origin: t.Origin, DryRun: t.DryRun || p.Config.DryRun,
 		Changes: []string{}, Warnings: []string{}}
+	if t.Action == event.Diagnose {
+		r.DryRun = true
+	}
 	err := p.run(ctx, t, &r)
+	for _, tr := range r.Targets {
+		r.Changes = append(r.Changes, tr.Changes...)
+		r.Warnings = append(r.Warnings, tr.Warnings...)
+	}
 	if err != nil {
 		r.Error = err.Error()
 	}
@@ -87,51 +96,68 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		return err
 	}
 	value, tagged := in.Tags[p.Config.TagKey]
+	r.Target = value
+	if t.Action == event.Detach && !tagged {
+		return p.detachManaged(ctx, in, r)
+	}
 	if !tagged {
 		r.Skipped = fmt.Sprintf("instance %s has no tag %s", in.ID, p.Config.TagKey)
 		return nil
 	}
-	r.Target = value
 	refs, err := state.ParseRefs(value)
 	if err != nil {
 		return fmt.Errorf("tag %s of %s: %w", p.Config.TagKey, in.ID, err)
 	}
-	switch t.Action {
-	case event.Attach:
-	default:
-		return fmt.Errorf("%w: action %s is not implemented yet", plan.ErrUnsupported, t.Action)
+	if t.Action == event.Attach && in.State != "running" && t.Origin != "manual" {
+		// Delivery is unordered: a late "running" (or a tag change) for an
+		// instance that is stopping or gone is stale, not an error.
+		r.Skipped = fmt.Sprintf("instance %s is %s now; nothing to attach", in.ID, in.State)
+		return nil
 	}
 	var errs []error
 	for _, ref := range refs {
-		tr, err := p.attachOne(ctx, in, ref, r.DryRun)
+		var tr TargetReport
+		switch t.Action {
+		case event.Attach:
+			tr, err = p.attachOne(ctx, in, ref, r.DryRun)
+		case event.Detach:
+			tr, err = p.detachOne(ctx, in, ref, r.DryRun)
+		case event.Diagnose:
+			tr, err = p.diagnoseOne(ctx, in, ref)
+		default:
+			err = fmt.Errorf("%w: action %s", plan.ErrUnsupported, t.Action)
+		}
 		if err != nil {
-			tr.Error = err.Error()
+			tr.Target, tr.Error = ref.Raw, err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", ref, err))
 		}
 		r.Targets = append(r.Targets, tr)
-		r.Changes = append(r.Changes, tr.Changes...)
-		r.Warnings = append(r.Warnings, tr.Warnings...)
 	}
 	return errors.Join(errs...)
 }
 
 // attachOne runs observe -> plan -> apply for one target, going round again
-// when apply finds that AWS changed under the plan.
+// when apply finds that AWS changed under the plan. The checks that need the
+// full state (network ACLs, listeners, NAT) run only when there is something
+// to change: a steady-state replay stays cheap.
 func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool) (TargetReport, error) {
 	tr := TargetReport{Target: ref.Raw, Changes: []string{}}
-	if ref.Classic {
-		return tr, fmt.Errorf("%w: Classic Load Balancer targets are not implemented yet", plan.ErrUnsupported)
-	}
 	if ref.Region != "" && p.Region != "" && ref.Region != p.Region {
 		return tr, fmt.Errorf("%w: %s is in %s, this function runs in %s", ErrForeignRegion, ref.ARN, ref.Region, p.Region)
 	}
 	for round := 1; ; round++ {
-		s, err := p.Observer.Observe(ctx, in, ref)
+		s, err := p.Observer.Observe(ctx, in, ref, false)
 		if err != nil {
 			return tr, err
 		}
 		tr.LoadBalancer = s.LoadBalancer.Name
 		pl, err := plan.Build(s, p.Config)
+		if err == nil && len(pl.Steps) > 0 {
+			if err := p.Observer.Complete(ctx, &s); err != nil {
+				return tr, err
+			}
+			pl, err = plan.Build(s, p.Config)
+		}
 		tr.Notes, tr.Warnings = pl.Notes, pl.Warnings
 		if err != nil {
 			return tr, err
@@ -148,6 +174,62 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		}
 		return tr, err
 	}
+}
+
+// detachOne deregisters the instance from one target its tag names.
+func (p *Pipeline) detachOne(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool) (TargetReport, error) {
+	t, lb, err := p.Observer.DetachTarget(ctx, ref)
+	if err != nil {
+		return TargetReport{Target: ref.Raw, Changes: []string{}}, err
+	}
+	return p.applyDetach(ctx, in, t, lb, dryRun)
+}
+
+// detachManaged deregisters the instance from every target elbattach manages
+// that it is registered in (its tag is gone, so the tag cannot say which).
+func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Report) error {
+	found, err := p.Observer.ManagedTargets(ctx, in, p.Config)
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		r.Skipped = fmt.Sprintf("instance %s is in no target that elbattach manages", in.ID)
+		return nil
+	}
+	var errs []error
+	for _, m := range found {
+		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, r.DryRun)
+		if err != nil {
+			tr.Error = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", m.Target.Name, err))
+		}
+		r.Targets = append(r.Targets, tr)
+	}
+	return errors.Join(errs...)
+}
+
+func (p *Pipeline) applyDetach(ctx context.Context, in state.Instance, t state.Target, lb state.LoadBalancer, dryRun bool) (TargetReport, error) {
+	pl := plan.BuildDetach(in, t, lb, p.Config)
+	tr := TargetReport{Target: pl.Target, LoadBalancer: lb.Name, Changes: []string{}, Notes: pl.Notes, Warnings: pl.Warnings}
+	if dryRun {
+		tr.Plan, tr.Changes = &pl, pl.Lines()
+		return tr, nil
+	}
+	done, err := p.Applier.Run(ctx, pl)
+	tr.Changes = append(tr.Changes, done...)
+	return tr, err
+}
+
+// diagnoseOne checks every hop for one target and changes nothing.
+func (p *Pipeline) diagnoseOne(ctx context.Context, in state.Instance, ref state.Ref) (TargetReport, error) {
+	tr := TargetReport{Target: ref.Raw, Changes: []string{}}
+	s, err := p.Observer.Observe(ctx, in, ref, true)
+	if err != nil {
+		return tr, err
+	}
+	checks, pl := plan.Diagnose(s, p.Config)
+	tr.LoadBalancer, tr.Diagnosis, tr.Plan, tr.Warnings = s.LoadBalancer.Name, checks, &pl, pl.Warnings
+	return tr, nil
 }
 
 // LogReport writes the run's one summary line.

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/elbattach/elbattach/shared/apply"
@@ -37,12 +38,12 @@ func New(ctx context.Context, kind event.Kind) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	ec2c, elbc := ec2.NewFromConfig(awsCfg), elbv2.NewFromConfig(awsCfg)
+	ec2c, elbc, clbc := ec2.NewFromConfig(awsCfg), elbv2.NewFromConfig(awsCfg), elb.NewFromConfig(awsCfg)
 	return &Handler{Kind: kind, Calls: calls, Pipeline: &Pipeline{
 		Config:   cfg,
 		Region:   awsCfg.Region,
-		Observer: &observe.Observer{EC2: ec2c, ELB: elbc},
-		Applier:  &apply.Applier{EC2: ec2c, ELB: elbc},
+		Observer: &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc},
+		Applier:  &apply.Applier{EC2: ec2c, ELB: elbc, CLB: clbc},
 		Log:      log,
 	}}, nil
 }

@@ -82,6 +82,9 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			}
 			c.NLBClientCIDRs = append(c.NLBClientCIDRs, p.Masked())
 		}
+		if len(c.NLBClientCIDRs) == 0 {
+			return c, fmt.Errorf("NLB_CLIENT_CIDRS=%q names no CIDR block", v)
+		}
 	}
 	var err error
 	if c.DryRun, err = boolVar(get, "DRY_RUN"); err != nil {

@@ -161,8 +161,8 @@ func parseManual(raw []byte) (Trigger, error) {
 
 func parseStateChange(env Envelope) (Trigger, error) {
 	var d StateChangeDetail
-	if err := json.Unmarshal(env.Detail, &d); err != nil || len(env.Detail) == 0 {
-		return Trigger{}, fmt.Errorf("%w: state-change detail: %v", ErrMalformed, errOrEmpty(err))
+	if err := decodeDetail(env.Detail, &d); err != nil {
+		return Trigger{}, fmt.Errorf("%w: state-change detail: %v", ErrMalformed, err)
 	}
 	if err := checkInstanceID(d.InstanceID); err != nil {
 		return Trigger{}, err
@@ -186,8 +186,8 @@ func parseStateChange(env Envelope) (Trigger, error) {
 
 func parseTagChange(env Envelope, tagKey string) (Trigger, error) {
 	var d TagChangeDetail
-	if err := json.Unmarshal(env.Detail, &d); err != nil || len(env.Detail) == 0 {
-		return Trigger{}, fmt.Errorf("%w: tag-change detail: %v", ErrMalformed, errOrEmpty(err))
+	if err := decodeDetail(env.Detail, &d); err != nil {
+		return Trigger{}, fmt.Errorf("%w: tag-change detail: %v", ErrMalformed, err)
 	}
 	if d.Service != "ec2" || d.ResourceType != "instance" {
 		return Trigger{}, fmt.Errorf("%w: tag change on %s %s, want ec2 instance", ErrForeign, d.Service, d.ResourceType)
@@ -254,9 +254,10 @@ func checkInstanceID(id string) error {
 	return nil
 }
 
-func errOrEmpty(err error) error {
-	if err == nil {
-		return errors.New("empty")
+// decodeDetail decodes an event's detail, refusing a missing or null one.
+func decodeDetail(raw json.RawMessage, v any) error {
+	if t := bytes.TrimSpace(raw); len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return errors.New("no detail")
 	}
-	return err
+	return json.Unmarshal(raw, v)
 }

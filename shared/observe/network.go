@@ -13,9 +13,9 @@ import (
 	"github.com/elbattach/elbattach/shared/state"
 )
 
-// Network reads a VPC's CIDR blocks, subnets and route tables, and its
-// internet gateway when no route table names one.
-func (o *Observer) Network(ctx context.Context, vpc string) (*state.Network, error) {
+// Network reads a VPC's CIDR blocks, subnets and route tables, its internet
+// gateway when no route table names one, and with acls its network ACLs.
+func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.Network, error) {
 	n := &state.Network{VPC: vpc}
 	vpcs, err := o.EC2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{vpc}})
 	if err != nil {
@@ -68,7 +68,42 @@ func (o *Observer) Network(ctx context.Context, vpc string) (*state.Network, err
 			break
 		}
 	}
+	if acls {
+		if n.NACLs, err = o.NACLs(ctx, vpc); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// NACLs reads a VPC's network ACLs.
+func (o *Observer) NACLs(ctx context.Context, vpc string) ([]state.NACL, error) {
+	var out []state.NACL
+	pages := ec2.NewDescribeNetworkAclsPaginator(o.EC2, &ec2.DescribeNetworkAclsInput{
+		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}}})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing network ACLs of %s, %w", vpc, err)
+		}
+		for _, a := range page.NetworkAcls {
+			acl := state.NACL{ID: aws.ToString(a.NetworkAclId), Default: aws.ToBool(a.IsDefault)}
+			for _, as := range a.Associations {
+				acl.Subnets = append(acl.Subnets, aws.ToString(as.SubnetId))
+			}
+			for _, e := range a.Entries {
+				p, _ := netip.ParsePrefix(aws.ToString(e.CidrBlock))
+				ne := state.NACLEntry{Number: aws.ToInt32(e.RuleNumber), Egress: aws.ToBool(e.Egress),
+					Protocol: aws.ToString(e.Protocol), CIDR: p, Allow: e.RuleAction == ec2types.RuleActionAllow}
+				if e.PortRange != nil {
+					ne.FromPort, ne.ToPort = aws.ToInt32(e.PortRange.From), aws.ToInt32(e.PortRange.To)
+				}
+				acl.Entries = append(acl.Entries, ne)
+			}
+			out = append(out, acl)
+		}
+	}
+	return out, nil
 }
 
 func subnetOf(s ec2types.Subnet) state.Subnet {
@@ -92,10 +127,16 @@ func routeTableOf(t ec2types.RouteTable) state.RouteTable {
 		}
 	}
 	for _, r := range t.Routes {
-		gw := aws.ToString(r.GatewayId)
-		if aws.ToString(r.DestinationCidrBlock) == "0.0.0.0/0" && strings.HasPrefix(gw, "igw-") &&
-			r.State != ec2types.RouteStateBlackhole {
+		if aws.ToString(r.DestinationCidrBlock) != "0.0.0.0/0" || r.State == ec2types.RouteStateBlackhole {
+			continue
+		}
+		if gw := aws.ToString(r.GatewayId); strings.HasPrefix(gw, "igw-") {
 			rt.DefaultIGW = gw
+		}
+		if nat := aws.ToString(r.NatGatewayId); nat != "" {
+			rt.DefaultNAT = nat
+		} else if i := aws.ToString(r.InstanceId); i != "" {
+			rt.DefaultNAT = i
 		}
 	}
 	return rt

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -26,6 +27,7 @@ type EC2 interface {
 	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
 	DescribeRouteTables(context.Context, *ec2.DescribeRouteTablesInput, ...func(*ec2.Options)) (*ec2.DescribeRouteTablesOutput, error)
 	DescribeInternetGateways(context.Context, *ec2.DescribeInternetGatewaysInput, ...func(*ec2.Options)) (*ec2.DescribeInternetGatewaysOutput, error)
+	DescribeNetworkAcls(context.Context, *ec2.DescribeNetworkAclsInput, ...func(*ec2.Options)) (*ec2.DescribeNetworkAclsOutput, error)
 }
 
 // ELBv2 is the part of the Elastic Load Balancing v2 API observe reads.
@@ -34,6 +36,7 @@ type ELBv2 interface {
 	DescribeLoadBalancers(context.Context, *elasticloadbalancingv2.DescribeLoadBalancersInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeLoadBalancersOutput, error)
 	DescribeTags(context.Context, *elasticloadbalancingv2.DescribeTagsInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTagsOutput, error)
 	DescribeTargetHealth(context.Context, *elasticloadbalancingv2.DescribeTargetHealthInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTargetHealthOutput, error)
+	DescribeListeners(context.Context, *elasticloadbalancingv2.DescribeListenersInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeListenersOutput, error)
 }
 
 var (
@@ -59,18 +62,27 @@ var launchRetry = struct {
 type Observer struct {
 	EC2 EC2
 	ELB ELBv2
+	CLB ClassicELB
 	// InstanceNotFoundAttempts overrides how often DescribeInstances is tried
 	// while the instance is unknown (tests make it 1).
 	InstanceNotFoundAttempts int
 }
 
-// Observe reads everything needed to attach instance id to ref: the instance,
-// the target group and its load balancer, the instance's security groups, and,
-// only when the load balancer lacks the instance's AZ, the VPC's network.
-func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref) (state.State, error) {
-	s := state.State{Instance: in}
+// Observe reads everything needed to attach instance in to ref: the target
+// and its load balancer, the registrations, the security groups of both ends,
+// and the VPC's network when a decision needs it (the load balancer lacks the
+// instance's AZ, an NLB without security groups, a Classic ELB). With full it
+// also reads the network ACLs and the listener ports, for the checks that run
+// when something is about to change and for diagnose.
+func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref, full bool) (state.State, error) {
+	s := state.State{Instance: in, Full: full}
 	var err error
-	if s.Target, s.LoadBalancer, err = o.Target(ctx, ref); err != nil {
+	if ref.Classic {
+		s.Target, s.LoadBalancer, err = o.Classic(ctx, ref)
+	} else {
+		s.Target, s.LoadBalancer, err = o.Target(ctx, ref)
+	}
+	if err != nil {
 		return s, err
 	}
 	if s.Target.ARN != "" {
@@ -78,15 +90,39 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 			return s, err
 		}
 	}
-	if s.InstanceGroups, err = o.SecurityGroups(ctx, in.SecurityGroups); err != nil {
+	if s.InstanceGroups, s.LBGroups, err = o.groups(ctx, in.SecurityGroups, s.LoadBalancer.SecurityGroups); err != nil {
 		return s, err
 	}
-	if s.LoadBalancer.SubnetIn(in.AZ) == "" && s.LoadBalancer.VPC == in.VPC {
-		if s.Network, err = o.Network(ctx, in.VPC); err != nil {
+	lb := s.LoadBalancer
+	if full || lb.IsClassic() || len(lb.SecurityGroups) == 0 || (lb.SubnetIn(in.AZ) == "" && lb.VPC == in.VPC) {
+		if s.Network, err = o.Network(ctx, in.VPC, full); err != nil {
+			return s, err
+		}
+		fillAZs(&s.LoadBalancer, s.Network)
+	}
+	if full && !lb.IsClassic() && lb.ARN != "" {
+		if s.Target.ListenerPorts, err = o.ListenerPorts(ctx, lb.ARN); err != nil {
 			return s, err
 		}
 	}
 	return s, nil
+}
+
+// groups reads the instance's and the load balancer's security groups in one call.
+func (o *Observer) groups(ctx context.Context, instance, lb []string) (in, out []state.SecurityGroup, err error) {
+	all, err := o.SecurityGroups(ctx, append(slices.Clone(instance), lb...))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, g := range all {
+		if slices.Contains(instance, g.ID) {
+			in = append(in, g)
+		}
+		if slices.Contains(lb, g.ID) {
+			out = append(out, g)
+		}
+	}
+	return in, out, nil
 }
 
 // Instance reads one instance.
@@ -111,4 +147,28 @@ func (o *Observer) Instance(ctx context.Context, id string) (state.Instance, err
 		}
 	}
 	return state.Instance{}, fmt.Errorf("%w: %s", ErrInstanceNotFound, id)
+}
+
+// Complete adds to s what the full checks need and a minimal Observe left
+// out: the network with its ACLs, and the listener ports.
+func (o *Observer) Complete(ctx context.Context, s *state.State) error {
+	if s.Full {
+		return nil
+	}
+	var err error
+	if s.Network == nil {
+		if s.Network, err = o.Network(ctx, s.Instance.VPC, true); err != nil {
+			return err
+		}
+		fillAZs(&s.LoadBalancer, s.Network)
+	} else if s.Network.NACLs, err = o.NACLs(ctx, s.Instance.VPC); err != nil {
+		return err
+	}
+	if lb := s.LoadBalancer; !lb.IsClassic() && lb.ARN != "" {
+		if s.Target.ListenerPorts, err = o.ListenerPorts(ctx, lb.ARN); err != nil {
+			return err
+		}
+	}
+	s.Full = true
+	return nil
 }

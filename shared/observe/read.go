@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -102,12 +103,25 @@ func (o *Observer) Registrations(ctx context.Context, tgARN, id string, port int
 	return regs, nil
 }
 
+// ListenerPorts reads the ports of an ELBv2 load balancer's listeners.
+func (o *Observer) ListenerPorts(ctx context.Context, lbARN string) ([]int32, error) {
+	out, err := o.ELB.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN)})
+	if err != nil {
+		return nil, fmt.Errorf("describing listeners of %s, %w", lbARN, err)
+	}
+	var ports []int32
+	for _, l := range out.Listeners {
+		ports = appendPort(ports, aws.ToInt32(l.Port))
+	}
+	return ports, nil
+}
+
 // SecurityGroups reads groups with their inbound rules.
 func (o *Observer) SecurityGroups(ctx context.Context, ids []string) ([]state.SecurityGroup, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	out, err := o.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: ids})
+	out, err := o.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: slices.Compact(slices.Sorted(slices.Values(ids)))})
 	if err != nil {
 		return nil, fmt.Errorf("describing security groups %v, %w", ids, err)
 	}
@@ -117,7 +131,9 @@ func (o *Observer) SecurityGroups(ctx context.Context, ids []string) ([]state.Se
 		for _, p := range g.IpPermissions {
 			sg.Ingress = append(sg.Ingress, permissionsOf(p)...)
 		}
-		sg.RuleCount = len(sg.Ingress)
+		for _, p := range g.IpPermissionsEgress {
+			sg.Egress = append(sg.Egress, permissionsOf(p)...)
+		}
 		groups = append(groups, sg)
 	}
 	return groups, nil

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 
 	"github.com/elbattach/elbattach/shared/config"
@@ -18,8 +19,10 @@ const (
 	MaxSubnetsPerVPC = 200
 	// MaxRulesPerGroup is the default quota of inbound rules per security group.
 	MaxRulesPerGroup = 60
-	// RuleDescription marks the security group rules elbattach adds.
+	// RuleDescription marks the inbound rules elbattach adds.
 	RuleDescription = "elbattach: from load balancer"
+	// EgressDescription marks the outbound rules elbattach adds.
+	EgressDescription = "elbattach: to targets"
 )
 
 // Build returns the steps that attach s.Instance to s.Target, or a refusal
@@ -27,19 +30,29 @@ const (
 // the order they must run:
 //
 //  1. a public subnet in the instance's AZ on the load balancer (subnets.go);
-//  2. ingress on the instance's security group from the load balancer (security.go);
-//  3. the registration itself.
+//  2. ingress on the instance's security group from the load balancer, and
+//     egress on the load balancer's group when it restricts egress (security.go);
+//  3. with the full state: network ACL entries (FIX_NACLS) and warnings about
+//     what elbattach leaves to the operator (checks.go);
+//  4. the registration itself.
 func Build(s state.State, cfg config.Config) (Plan, error) {
 	p := Plan{Instance: s.Instance.ID, Target: s.Target.Ref.Raw, LoadBalancer: s.LoadBalancer.Name}
+	var added netip.Prefix
 	err := check(s, cfg)
 	if err == nil {
-		err = planSubnet(&p, s, cfg)
+		added, err = planSubnet(&p, s, cfg)
 	}
 	if err == nil {
-		err = planIngress(&p, s, s.TrafficPort())
+		err = planIngress(&p, s, cfg, added)
 	}
 	if err == nil {
-		err = planRegister(&p, s, s.TrafficPort())
+		err = planEgress(&p, s)
+	}
+	if err == nil && s.Full {
+		err = planChecks(&p, s, cfg, added)
+	}
+	if err == nil {
+		err = planRegister(&p, s)
 	}
 	if err != nil {
 		p.Steps = nil // a refusal changes nothing, not even the steps before it
@@ -75,31 +88,38 @@ func check(s state.State, cfg config.Config) error {
 }
 
 // HealthCheckPort is the port health checks use: "traffic-port" (or unset)
-// means the traffic port.
-func HealthCheckPort(s state.State, traffic int32) int32 {
+// means the (first) traffic port.
+func HealthCheckPort(s state.State) int32 {
 	if n, err := strconv.Atoi(s.Target.HealthCheckPort); err == nil && n > 0 {
 		return int32(n)
 	}
-	return traffic
+	return s.TrafficPorts()[0]
 }
 
-func planRegister(p *Plan, s state.State, port int32) error {
-	id := s.TargetID()
+// planRegister registers the instance unless it already is (on the traffic
+// port; a Classic ELB registers instances without a port).
+func planRegister(p *Plan, s state.State) error {
+	id, port, classic := s.TargetID(), s.TrafficPort(), s.LoadBalancer.IsClassic()
+	if classic {
+		port = 0
+	}
 	for _, r := range s.Target.Registrations {
 		if r.ID != id || r.Port != port {
 			continue
 		}
-		switch r.State {
-		case "draining":
+		switch {
+		case r.State == "draining":
 			return fmt.Errorf("%w: %s on port %d in %s is still draining from an earlier deregistration; retry after the deregistration delay", ErrDraining, id, port, s.Target.Name)
-		case "", "unused":
-			if r.Reason == "Target.NotRegistered" || r.State == "" {
-				continue
-			}
+		case r.State == "" || r.Reason == "Target.NotRegistered":
+			continue
 		}
-		p.note("%s already registered on port %d in %s (%s)", id, port, s.Target.Name, r.State)
+		p.note("%s already registered in %s (%s)", id, s.Target.Name, r.State)
 		return nil
 	}
-	p.add(Step{Op: Register, TargetGroup: s.Target.ARN, TargetID: id, Port: port})
+	st := Step{Op: Register, TargetGroup: s.Target.ARN, TargetID: id, Port: port}
+	if classic {
+		st.TargetGroup, st.LoadBalancer, st.LoadBalancerType = "", s.LoadBalancer.Name, state.TypeClassic
+	}
+	p.add(st)
 	return nil
 }

@@ -19,6 +19,8 @@ const (
 	AssociateRouteTable Op = "associate-route-table"
 	AddSubnet           Op = "add-subnet-to-load-balancer"
 	AuthorizeIngress    Op = "authorize-ingress"
+	AuthorizeEgress     Op = "authorize-egress"
+	AddNACLEntry        Op = "add-nacl-entry"
 	Register            Op = "register-target"
 	Deregister          Op = "deregister-target"
 )
@@ -59,9 +61,16 @@ type Step struct {
 
 	Group       string `json:"group,omitempty"`
 	SourceGroup string `json:"source-group,omitempty"`
+	DestGroup   string `json:"dest-group,omitempty"`
 	SourceCIDR  string `json:"source-cidr,omitempty"`
 	Protocol    string `json:"protocol,omitempty"`
 	Description string `json:"description,omitempty"`
+
+	NACL       string `json:"nacl,omitempty"`
+	RuleNumber int32  `json:"rule-number,omitempty"`
+	Egress     bool   `json:"egress,omitempty"`
+	FromPort   int32  `json:"from-port,omitempty"`
+	ToPort     int32  `json:"to-port,omitempty"`
 
 	TargetGroup string `json:"target-group,omitempty"`
 	TargetID    string `json:"target-id,omitempty"`
@@ -88,10 +97,26 @@ func (s Step) String() string {
 			src = s.SourceCIDR
 		}
 		fmt.Fprintf(&b, "allow %s/%d into %s from %s", s.Protocol, s.Port, s.Group, src)
+	case AuthorizeEgress:
+		fmt.Fprintf(&b, "allow %s/%d out of %s to %s", s.Protocol, s.Port, s.Group, s.DestGroup)
+	case AddNACLEntry:
+		dir := "inbound from"
+		if s.Egress {
+			dir = "outbound to"
+		}
+		fmt.Fprintf(&b, "add network ACL %s rule %d: allow tcp/%d-%d %s %s", s.NACL, s.RuleNumber, s.FromPort, s.ToPort, dir, s.SourceCIDR)
 	case Register:
-		fmt.Fprintf(&b, "register %s on port %d in %s", s.TargetID, s.Port, s.TargetGroup)
+		if s.LoadBalancerType == "classic" {
+			fmt.Fprintf(&b, "register %s with classic load balancer %s", s.TargetID, s.LoadBalancer)
+		} else {
+			fmt.Fprintf(&b, "register %s on port %d in %s", s.TargetID, s.Port, s.TargetGroup)
+		}
 	case Deregister:
-		fmt.Fprintf(&b, "deregister %s from port %d of %s", s.TargetID, s.Port, s.TargetGroup)
+		if s.LoadBalancerType == "classic" {
+			fmt.Fprintf(&b, "deregister %s from classic load balancer %s", s.TargetID, s.LoadBalancer)
+		} else {
+			fmt.Fprintf(&b, "deregister %s from port %d of %s", s.TargetID, s.Port, s.TargetGroup)
+		}
 	default:
 		fmt.Fprintf(&b, "%s", s.Op)
 	}

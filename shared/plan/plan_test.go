@@ -69,8 +69,8 @@ plan for i-1 -> web
 plan for i-1 -> web
   (no changes)
   = load balancer web already has subnet subnet-x in us-east-1c
-  = tcp/80 already allowed into the instance by sg-app
-  = i-1 already registered on port 80 in web (healthy)
+  = tcp/80 already allowed into the instance from sg-alb by sg-app
+  = i-1 already registered in web (healthy)
 `,
 	}, {
 		name: "reuse a public subnet in the AZ; a /28 and an almost full one are not usable",
@@ -217,7 +217,9 @@ func TestBuildRefuses(t *testing.T) {
 				s.Network.Subnets = append(s.Network.Subnets, sub("x", "us-east-1d", netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(100 + i/8), byte(i % 8 * 32)}), 27).String(), 27))
 			}
 		}, ErrSubnetLimit, "vpc-1 has 203 subnets"},
-		{"rule quota", func(s *state.State, _ *config.Config) { s.InstanceGroups[0].RuleCount = 60 }, ErrRuleLimit, "sg-app has 60 inbound rules"},
+		{"rule quota", func(s *state.State, _ *config.Config) {
+			s.InstanceGroups[0].Ingress = make([]state.Permission, 60)
+		}, ErrRuleLimit, "sg-app has 60 inbound rules"},
 		{"draining", func(s *state.State, _ *config.Config) {
 			s.Target.Registrations = []state.Registration{{ID: "i-1", Port: 80, State: "draining"}}
 		}, ErrDraining, "still draining"},

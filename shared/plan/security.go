@@ -2,56 +2,180 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
+	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/state"
 )
 
-// planIngress opens the instance to the load balancer on the traffic port and
-// the health-check port. A port is already open when any of the instance's
-// groups lets TCP to it in from any of the load balancer's groups; else a rule
-// is added to the instance's first group, from the load balancer's first
-// group, with a description that marks it as elbattach's.
-func planIngress(p *Plan, s state.State, traffic int32) error {
-	lb := s.LoadBalancer
-	if len(lb.SecurityGroups) == 0 {
-		return fmt.Errorf("%w: load balancer %s has no security group", ErrUnsupported, lb.Name)
+// peer is the other end of a rule: a security group or a CIDR block.
+type peer struct {
+	group string
+	cidr  netip.Prefix
+}
+
+func (p peer) String() string {
+	if p.group != "" {
+		return p.group
 	}
+	return p.cidr.String()
+}
+
+// need is one port that must be open from some peers.
+type need struct {
+	port  int32
+	peers []peer
+	why   string
+}
+
+// planIngress opens the instance to the load balancer on every traffic port
+// and the health-check port.
+//
+// The peers are the load balancer's security groups when it has any (ALB,
+// Classic ELB, NLB created with groups). An NLB without groups shows the
+// instance other addresses: for instance targets (client IP preserved) the
+// clients' own, NLB_CLIENT_CIDRS, on the traffic port, and the VPC's CIDR
+// blocks on the health-check port (health checks come from the NLB's nodes);
+// for ip targets, the CIDRs of the NLB's subnets on both.
+//
+// A port counts as open when any of the instance's groups lets TCP to it in
+// from the peer: the same group, or a CIDR block containing the peer's. Else
+// a rule goes on the instance's first group, marked as elbattach's by its
+// description. Adding never passes the group's rule quota.
+func planIngress(p *Plan, s state.State, cfg config.Config, added netip.Prefix) error {
 	if len(s.Instance.SecurityGroups) == 0 {
 		return fmt.Errorf("%w: instance %s", ErrNoGroups, s.Instance.ID)
 	}
-	ports := []int32{traffic}
-	if hc := HealthCheckPort(s, traffic); hc != traffic {
-		ports = append(ports, hc)
+	needs, err := ingressNeeds(p, s, cfg, added)
+	if err != nil {
+		return err
 	}
 	group := s.Instance.SecurityGroups[0]
 	var adds []Step
-	for _, port := range ports {
-		if by := allowedBy(s.InstanceGroups, lb.SecurityGroups, port); by != "" {
-			p.note("tcp/%d already allowed into the instance by %s", port, by)
-			continue
+	for _, n := range needs {
+		// Any one of the load balancer's groups suffices (its traffic carries
+		// them all); CIDR blocks are each needed.
+		sets := [][]peer{n.peers}
+		if n.peers[0].group == "" {
+			sets = nil
+			for _, pr := range n.peers {
+				sets = append(sets, []peer{pr})
+			}
 		}
-		adds = append(adds, Step{Op: AuthorizeIngress, Group: group, SourceGroup: lb.SecurityGroups[0],
-			Protocol: "tcp", Port: port, Description: RuleDescription})
+		for _, set := range sets {
+			if by := allowedBy(s.InstanceGroups, false, set, n.port); by != "" {
+				p.note("tcp/%d already allowed into the instance from %s by %s", n.port, set[0], by)
+				continue
+			}
+			st := Step{Op: AuthorizeIngress, Group: group, Protocol: "tcp", Port: n.port, Description: RuleDescription}
+			if set[0].group != "" {
+				st.SourceGroup = set[0].group
+			} else {
+				st.SourceCIDR, st.Description = set[0].cidr.String(), RuleDescription+" ("+n.why+")"
+			}
+			adds = append(adds, st)
+		}
 	}
-	if len(adds) == 0 {
-		return nil
+	if err := checkQuota(s.InstanceGroups, group, false, len(adds)); err != nil {
+		return err
 	}
-	if n := ruleCount(s.InstanceGroups, group); n+len(adds) > MaxRulesPerGroup {
-		return fmt.Errorf("%w: %s has %d inbound rules, adding %d exceeds the quota of %d", ErrRuleLimit, group, n, len(adds), MaxRulesPerGroup)
-	}
-	for _, a := range adds {
-		p.add(a)
-	}
+	p.Steps = append(p.Steps, adds...)
 	return nil
 }
 
-// allowedBy returns the group whose rule lets TCP to port in from one of
-// sources, or "".
-func allowedBy(groups []state.SecurityGroup, sources []string, port int32) string {
+// ingressNeeds lists each port and the peers it must be open from.
+func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix) ([]need, error) {
+	lb := s.LoadBalancer
+	hc := HealthCheckPort(s)
+	ports := s.TrafficPorts()
+	var needs []need
+	if len(lb.SecurityGroups) > 0 {
+		src := []peer{{group: lb.SecurityGroups[0]}}
+		for _, port := range appendUnique(ports, hc) {
+			needs = append(needs, need{port: port, peers: withAll(src, lb.SecurityGroups), why: "load balancer"})
+		}
+		return needs, nil
+	}
+	if lb.Type != state.TypeNetwork {
+		return nil, fmt.Errorf("%w: load balancer %s has no security group", ErrUnsupported, lb.Name)
+	}
+	if s.Network == nil {
+		return nil, fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
+	}
+	if s.Target.TargetType == "ip" {
+		nodes := nlbNodeCIDRs(s, added)
+		for _, port := range appendUnique(ports, hc) {
+			needs = append(needs, need{port: port, peers: cidrPeers(nodes), why: "NLB nodes"})
+		}
+		return needs, nil
+	}
+	for _, port := range ports {
+		needs = append(needs, need{port: port, peers: cidrPeers(cfg.NLBClientCIDRs), why: "NLB clients"})
+	}
+	if slices.Contains(cfg.NLBClientCIDRs, netip.MustParsePrefix("0.0.0.0/0")) {
+		p.warn("NLB %s has no security group and preserves client IPs: tcp/%v is opened to 0.0.0.0/0 (NLB_CLIENT_CIDRS, default); set NLB_CLIENT_CIDRS to narrow it", lb.Name, ports)
+	}
+	// Health checks come from the NLB's nodes, inside the VPC; skip the rule
+	// when the client rule on the same port already covers the VPC.
+	if !slices.Contains(ports, hc) || !allCovered(s.Network.CIDRs, cfg.NLBClientCIDRs) {
+		needs = append(needs, need{port: hc, peers: cidrPeers(s.Network.CIDRs), why: "NLB health checks"})
+	}
+	return needs, nil
+}
+
+// nlbNodeCIDRs are the CIDRs of the NLB's subnets, with the one being added.
+func nlbNodeCIDRs(s state.State, added netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, ls := range s.LoadBalancer.Subnets {
+		if sub, ok := s.Network.Subnet(ls.ID); ok {
+			out = append(out, sub.CIDR)
+		}
+	}
+	if added.IsValid() && !slices.Contains(out, added) {
+		out = append(out, added)
+	}
+	return out
+}
+
+// planEgress lets the load balancer's groups send to the instance when they
+// restrict egress (the default group egress, all traffic to 0.0.0.0/0, allows
+// it already).
+func planEgress(p *Plan, s state.State) error {
+	lb := s.LoadBalancer
+	if len(lb.SecurityGroups) == 0 || len(s.LBGroups) == 0 {
+		return nil
+	}
+	dest := withAll(nil, s.Instance.SecurityGroups)
+	if ip, err := netip.ParseAddr(s.Instance.PrivateIP); err == nil {
+		dest = append(dest, peer{cidr: netip.PrefixFrom(ip, 32)})
+	}
+	group := lb.SecurityGroups[0]
+	var adds []Step
+	for _, port := range appendUnique(s.TrafficPorts(), HealthCheckPort(s)) {
+		if by := allowedBy(s.LBGroups, true, dest, port); by != "" {
+			continue
+		}
+		adds = append(adds, Step{Op: AuthorizeEgress, Group: group, DestGroup: s.Instance.SecurityGroups[0],
+			Protocol: "tcp", Port: port, Description: EgressDescription})
+	}
+	if err := checkQuota(s.LBGroups, group, true, len(adds)); err != nil {
+		return err
+	}
+	p.Steps = append(p.Steps, adds...)
+	return nil
+}
+
+// allowedBy returns the group whose rule (egress or ingress) lets TCP to port
+// through to or from one of peers, or "".
+func allowedBy(groups []state.SecurityGroup, egress bool, peers []peer, port int32) string {
 	for _, g := range groups {
-		for _, perm := range g.Ingress {
-			if perm.SourceGroup != "" && slices.Contains(sources, perm.SourceGroup) && perm.AllowsTCP(port) {
+		rules := g.Ingress
+		if egress {
+			rules = g.Egress
+		}
+		for _, r := range rules {
+			if r.AllowsTCP(port) && slices.ContainsFunc(peers, func(pr peer) bool { return covers(r, pr) }) {
 				return g.ID
 			}
 		}
@@ -59,11 +183,64 @@ func allowedBy(groups []state.SecurityGroup, sources []string, port int32) strin
 	return ""
 }
 
-func ruleCount(groups []state.SecurityGroup, id string) int {
+// covers reports whether rule r's peer includes pr.
+func covers(r state.Permission, pr peer) bool {
+	if pr.group != "" {
+		return r.SourceGroup == pr.group
+	}
+	return r.CIDR.IsValid() && pr.cidr.IsValid() && r.CIDR.Bits() <= pr.cidr.Bits() && r.CIDR.Contains(pr.cidr.Addr())
+}
+
+func checkQuota(groups []state.SecurityGroup, id string, egress bool, adding int) error {
+	if adding == 0 {
+		return nil
+	}
 	for _, g := range groups {
-		if g.ID == id {
-			return g.RuleCount
+		if g.ID != id {
+			continue
+		}
+		n, dir := len(g.Ingress), "inbound"
+		if egress {
+			n, dir = len(g.Egress), "outbound"
+		}
+		if n+adding > MaxRulesPerGroup {
+			return fmt.Errorf("%w: %s has %d %s rules, adding %d exceeds the quota of %d", ErrRuleLimit, id, n, dir, adding, MaxRulesPerGroup)
 		}
 	}
-	return 0
+	return nil
+}
+
+// allCovered reports whether each of inner lies inside one of outer.
+func allCovered(inner, outer []netip.Prefix) bool {
+	for _, in := range inner {
+		if !slices.ContainsFunc(outer, func(o netip.Prefix) bool { return o.Bits() <= in.Bits() && o.Contains(in.Addr()) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func withAll(ps []peer, groups []string) []peer {
+	for _, g := range groups {
+		ps = append(ps, peer{group: g})
+	}
+	return ps
+}
+
+func cidrPeers(cidrs []netip.Prefix) []peer {
+	ps := make([]peer, 0, len(cidrs))
+	for _, c := range cidrs {
+		ps = append(ps, peer{cidr: c})
+	}
+	return ps
+}
+
+func appendUnique(ports []int32, more ...int32) []int32 {
+	out := slices.Clone(ports)
+	for _, p := range more {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

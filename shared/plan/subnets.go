@@ -3,6 +3,7 @@ package plan
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/elbattach/elbattach/shared/config"
@@ -25,51 +26,51 @@ import (
 //
 // Only one subnet per AZ is ever added, whatever the number of private subnets
 // the AZ holds. Adding keeps every subnet the load balancer already has.
-func planSubnet(p *Plan, s state.State, cfg config.Config) error {
+func planSubnet(p *Plan, s state.State, cfg config.Config) (netip.Prefix, error) {
 	lb, az := s.LoadBalancer, s.Instance.AZ
 	if id := lb.SubnetIn(az); id != "" {
 		p.note("load balancer %s already has subnet %s in %s", lb.Name, id, az)
-		return nil
+		return netip.Prefix{}, nil
 	}
 	n := s.Network
 	if n == nil {
-		return fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
+		return netip.Prefix{}, fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
 	}
 	add := Step{Op: AddSubnet, AZ: az, LoadBalancer: lbID(lb), LoadBalancerType: lb.Type}
 	if sub, ok := reusable(n, az); ok {
 		p.note("reusing public subnet %s (%s) in %s", sub.ID, sub.CIDR, az)
 		add.Subnet, add.Subnets = sub.ID, append(lb.SubnetIDs(), sub.ID)
 		p.add(add)
-		return nil
+		return sub.CIDR, nil
 	}
 	if sub, ok := unfinished(n, az); ok {
 		if err := planRoute(p, n, sub.ID); err != nil {
-			return err
+			return netip.Prefix{}, err
 		}
 		add.Subnet, add.Subnets = sub.ID, append(lb.SubnetIDs(), sub.ID)
 		p.add(add)
-		return nil
+		return sub.CIDR, nil
 	}
 	if n.IGW == "" {
-		return fmt.Errorf("%w: %s has none attached, so no subnet in it can be public", ErrNoIGW, n.VPC)
+		return netip.Prefix{}, fmt.Errorf("%w: %s has none attached, so no subnet in it can be public", ErrNoIGW, n.VPC)
 	}
 	if len(n.Subnets) >= MaxSubnetsPerVPC {
-		return fmt.Errorf("%w: %s has %d subnets", ErrSubnetLimit, n.VPC, len(n.Subnets))
+		return netip.Prefix{}, fmt.Errorf("%w: %s has %d subnets", ErrSubnetLimit, n.VPC, len(n.Subnets))
 	}
 	block, ok := FreeBlock(n.CIDRs, n.Subnets, cfg.SubnetPrefix)
 	if !ok {
-		return fmt.Errorf("%w: no free /%d in %s (CIDR blocks %v)", ErrNoSpace, cfg.SubnetPrefix, n.VPC, n.CIDRs)
+		return netip.Prefix{}, fmt.Errorf("%w: no free /%d in %s (CIDR blocks %v)", ErrNoSpace, cfg.SubnetPrefix, n.VPC, n.CIDRs)
 	}
 	p.add(Step{Op: CreateSubnet, VPC: n.VPC, AZ: az, CIDR: block.String(), Tags: map[string]string{
 		"Name":               "elbattach-public-" + az,
 		config.ManagedTagKey: "true",
 	}})
 	if err := planRoute(p, n, NewSubnet); err != nil {
-		return err
+		return netip.Prefix{}, err
 	}
 	add.Subnet, add.Subnets = NewSubnet, append(lb.SubnetIDs(), NewSubnet)
 	p.add(add)
-	return nil
+	return block, nil
 }
 
 // reusable returns the best usable public subnet of az.

@@ -107,8 +107,10 @@ func parseARNRef(r Ref, s string) (Ref, error) {
 		s, r.Port = s[:i], port
 	}
 	a, err := arn.Parse(s)
-	if err != nil || a.Service != "elasticloadbalancing" || !strings.HasPrefix(a.Resource, "targetgroup/") {
-		return r, fmt.Errorf("%w: %q is not a target group ARN", ErrBadTargetTag, full)
+	parts := strings.Split(a.Resource, "/")
+	if err != nil || a.Service != "elasticloadbalancing" || a.Region == "" || a.AccountID == "" ||
+		len(parts) != 3 || parts[0] != "targetgroup" || !validName(parts[1], 32) || parts[2] == "" {
+		return r, fmt.Errorf("%w: %q is not a target group ARN (arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID)", ErrBadTargetTag, full)
 	}
 	r.ARN, r.Region, r.Account = s, a.Region, a.AccountID
 	return r, nil

@@ -18,6 +18,12 @@ type State struct {
 	Network *Network `json:"network,omitempty"`
 	// InstanceGroups are the instance's security groups with their rules.
 	InstanceGroups []SecurityGroup `json:"instance-groups,omitempty"`
+	// LBGroups are the load balancer's security groups with their rules.
+	LBGroups []SecurityGroup `json:"lb-groups,omitempty"`
+	// Full is true when the checks beyond the minimum were read: the
+	// network (always), its network ACLs and the listener ports. Observe
+	// reads them when a plan has changes to make, and for diagnose.
+	Full bool `json:"full,omitempty"`
 }
 
 // Instance is an EC2 instance.
@@ -44,6 +50,11 @@ type Target struct {
 	VPC             string `json:"vpc,omitempty"`
 	// AllowTag is true when the target carries elbattach:allow=true.
 	AllowTag bool `json:"allow-tag"`
+	// InstancePorts are a Classic ELB's listener instance ports.
+	InstancePorts []int32 `json:"instance-ports,omitempty"`
+	// ListenerPorts are the ports clients connect to on the load balancer
+	// (read with the full state).
+	ListenerPorts []int32 `json:"listener-ports,omitempty"`
 	// Registrations are the ports the instance (or its IP) is registered on,
 	// with their health state.
 	Registrations []Registration `json:"registrations,omitempty"`
@@ -74,6 +85,9 @@ type LoadBalancer struct {
 	Subnets        []LBSubnet `json:"subnets"`
 	SecurityGroups []string   `json:"security-groups,omitempty"`
 }
+
+// IsClassic reports whether this is a Classic Load Balancer.
+func (lb LoadBalancer) IsClassic() bool { return lb.Type == TypeClassic }
 
 // LBSubnet is a subnet a load balancer sits in.
 type LBSubnet struct {
@@ -107,6 +121,53 @@ type Network struct {
 	IGW         string         `json:"igw,omitempty"`
 	Subnets     []Subnet       `json:"subnets"`
 	RouteTables []RouteTable   `json:"route-tables"`
+	// NACLs are read with the full state.
+	NACLs []NACL `json:"nacls,omitempty"`
+}
+
+// Subnet returns the subnet with id.
+func (n *Network) Subnet(id string) (Subnet, bool) {
+	for _, s := range n.Subnets {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Subnet{}, false
+}
+
+// NACLOf returns the network ACL associated with subnet; a subnet with no
+// association known (one about to be created) gets the VPC's default ACL.
+func (n *Network) NACLOf(subnet string) (NACL, bool) {
+	for _, a := range n.NACLs {
+		if slices.Contains(a.Subnets, subnet) {
+			return a, true
+		}
+	}
+	for _, a := range n.NACLs {
+		if a.Default {
+			return a, true
+		}
+	}
+	return NACL{}, false
+}
+
+// NACL is a network ACL.
+type NACL struct {
+	ID      string      `json:"id"`
+	Default bool        `json:"default,omitempty"`
+	Subnets []string    `json:"subnets"`
+	Entries []NACLEntry `json:"entries"`
+}
+
+// NACLEntry is one network ACL rule.
+type NACLEntry struct {
+	Number   int32        `json:"number"`
+	Egress   bool         `json:"egress"`
+	Protocol string       `json:"protocol"` // "-1" all, "6" tcp, ...
+	FromPort int32        `json:"from-port"`
+	ToPort   int32        `json:"to-port"`
+	CIDR     netip.Prefix `json:"cidr"`
+	Allow    bool         `json:"allow"`
 }
 
 // Subnet is a VPC subnet.
@@ -125,7 +186,9 @@ type RouteTable struct {
 	// Subnets are the explicitly associated subnets.
 	Subnets []string `json:"subnets,omitempty"`
 	// DefaultIGW is the internet gateway its 0.0.0.0/0 route targets, or "".
-	DefaultIGW string            `json:"default-igw,omitempty"`
+	DefaultIGW string `json:"default-igw,omitempty"`
+	// DefaultNAT is the NAT gateway (or NAT instance) 0.0.0.0/0 goes to, or "".
+	DefaultNAT string            `json:"default-nat,omitempty"`
 	Tags       map[string]string `json:"tags,omitempty"`
 }
 
@@ -156,11 +219,10 @@ type SecurityGroup struct {
 	ID      string       `json:"id"`
 	VPC     string       `json:"vpc"`
 	Ingress []Permission `json:"ingress,omitempty"`
-	// RuleCount is the number of inbound rules, for the per-group quota.
-	RuleCount int `json:"rule-count"`
+	Egress  []Permission `json:"egress,omitempty"`
 }
 
-// Permission is one inbound rule, flattened to a single source.
+// Permission is one rule, flattened to a single peer (source or destination).
 type Permission struct {
 	Protocol string `json:"protocol"` // "tcp", "-1" (all), ...
 	FromPort int32  `json:"from-port"`
@@ -189,6 +251,15 @@ func (s State) TrafficPort() int32 {
 		return s.Target.Ref.Port
 	}
 	return s.Target.Port
+}
+
+// TrafficPorts are the ports the load balancer sends traffic to on the
+// instance: a Classic ELB's listener instance ports, else the one TrafficPort.
+func (s State) TrafficPorts() []int32 {
+	if s.LoadBalancer.IsClassic() && len(s.Target.InstancePorts) > 0 {
+		return s.Target.InstancePorts
+	}
+	return []int32{s.TrafficPort()}
 }
 
 // TargetID is what the target registers: the instance ID, or its private IP

@@ -1,0 +1,103 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+
+	"github.com/elbattach/elbattach/shared/awserr"
+	"github.com/elbattach/elbattach/shared/config"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+// ClassicELB is the part of the Classic Elastic Load Balancing API observe reads.
+type ClassicELB interface {
+	DescribeLoadBalancers(context.Context, *elb.DescribeLoadBalancersInput, ...func(*elb.Options)) (*elb.DescribeLoadBalancersOutput, error)
+	DescribeTags(context.Context, *elb.DescribeTagsInput, ...func(*elb.Options)) (*elb.DescribeTagsOutput, error)
+}
+
+var _ ClassicELB = (*elb.Client)(nil)
+
+// Classic reads a Classic Load Balancer as a target: its listeners' instance
+// ports are the traffic ports, its registered instances the registrations.
+// Its subnets' AZs are filled in from the VPC's network by the caller.
+func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, state.LoadBalancer, error) {
+	out, err := o.CLB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerNames: []string{ref.Name}})
+	if awserr.Is(err, awserr.LoadBalancerNotFound, "LoadBalancerNotFound") || (err == nil && len(out.LoadBalancerDescriptions) == 0) {
+		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("%w: classic load balancer %s", ErrTargetNotFound, ref.Name)
+	}
+	if err != nil {
+		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("describing classic load balancer %s, %w", ref.Name, err)
+	}
+	d := out.LoadBalancerDescriptions[0]
+	t := state.Target{Ref: ref, Name: aws.ToString(d.LoadBalancerName), TargetType: "instance", VPC: aws.ToString(d.VPCId)}
+	for _, l := range d.ListenerDescriptions {
+		if l.Listener == nil {
+			continue
+		}
+		t.InstancePorts = appendPort(t.InstancePorts, aws.ToInt32(l.Listener.InstancePort))
+		t.ListenerPorts = appendPort(t.ListenerPorts, l.Listener.LoadBalancerPort)
+	}
+	if len(t.InstancePorts) > 0 {
+		t.Port = t.InstancePorts[0]
+	}
+	if d.HealthCheck != nil {
+		t.HealthCheckPort = healthCheckPort(aws.ToString(d.HealthCheck.Target))
+	}
+	for _, i := range d.Instances {
+		t.Registrations = append(t.Registrations, state.Registration{ID: aws.ToString(i.InstanceId), State: "registered"})
+	}
+	tags, err := o.CLB.DescribeTags(ctx, &elb.DescribeTagsInput{LoadBalancerNames: []string{t.Name}})
+	if err != nil {
+		return t, state.LoadBalancer{}, fmt.Errorf("describing tags of %s, %w", t.Name, err)
+	}
+	for _, td := range tags.TagDescriptions {
+		for _, tag := range td.Tags {
+			if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
+				t.AllowTag = true
+			}
+		}
+	}
+	lb := state.LoadBalancer{Name: t.Name, Type: state.TypeClassic, Scheme: aws.ToString(d.Scheme),
+		VPC: aws.ToString(d.VPCId), SecurityGroups: d.SecurityGroups}
+	for _, id := range d.Subnets {
+		lb.Subnets = append(lb.Subnets, state.LBSubnet{ID: id})
+	}
+	return t, lb, nil
+}
+
+// healthCheckPort reads the port of a Classic ELB health check target such as
+// "HTTP:8080/health" or "TCP:80".
+func healthCheckPort(target string) string {
+	_, rest, ok := strings.Cut(target, ":")
+	if !ok {
+		return ""
+	}
+	port, _, _ := strings.Cut(rest, "/")
+	if _, err := strconv.Atoi(port); err != nil {
+		return ""
+	}
+	return port
+}
+
+func appendPort(ports []int32, p int32) []int32 {
+	for _, q := range ports {
+		if q == p {
+			return ports
+		}
+	}
+	return append(ports, p)
+}
+
+// fillAZs sets the AZ of each load balancer subnet from the network.
+func fillAZs(lb *state.LoadBalancer, n *state.Network) {
+	for i, ls := range lb.Subnets {
+		if sub, ok := n.Subnet(ls.ID); ok {
+			lb.Subnets[i].AZ = sub.AZ
+		}
+	}
+}

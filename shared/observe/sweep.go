@@ -1,0 +1,152 @@
+package observe
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+
+	"github.com/elbattach/elbattach/shared/config"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+// Registered reads every registration of a target group (all ports).
+func (o *Observer) Registered(ctx context.Context, tgARN string) ([]state.Registration, error) {
+	out, err := o.ELB.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)})
+	if err != nil {
+		return nil, fmt.Errorf("describing targets of %s, %w", tgARN, err)
+	}
+	regs := make([]state.Registration, 0, len(out.TargetHealthDescriptions))
+	for _, d := range out.TargetHealthDescriptions {
+		r := state.Registration{ID: aws.ToString(d.Target.Id), Port: aws.ToInt32(d.Target.Port)}
+		if h := d.TargetHealth; h != nil {
+			r.State, r.Reason = string(h.State), string(h.Reason)
+		}
+		regs = append(regs, r)
+	}
+	return regs, nil
+}
+
+// DetachTarget reads a target named by the tag for a detach: the target and
+// its load balancer, and every registration of it.
+func (o *Observer) DetachTarget(ctx context.Context, ref state.Ref) (state.Target, state.LoadBalancer, error) {
+	if ref.Classic {
+		return o.Classic(ctx, ref)
+	}
+	t, lb, err := o.Target(ctx, ref)
+	if err != nil {
+		return t, lb, err
+	}
+	t.Registrations, err = o.Registered(ctx, t.ARN)
+	return t, lb, err
+}
+
+// Managed is a target elbattach manages that the instance is registered in.
+type Managed struct {
+	Target       state.Target
+	LoadBalancer state.LoadBalancer
+}
+
+// ManagedTargets sweeps the target groups and Classic ELBs of the instance's
+// VPC that elbattach manages (tag elbattach:allow=true, or ALLOWED_TARGETS)
+// and returns those the instance is registered in. It serves a detach after
+// the target tag was removed, when the tag no longer says where the instance
+// was. Target groups are described by pages and tagged in batches of 20.
+func (o *Observer) ManagedTargets(ctx context.Context, in state.Instance, cfg config.Config) ([]Managed, error) {
+	var found []Managed
+	pages := elbv2.NewDescribeTargetGroupsPaginator(o.ELB, &elbv2.DescribeTargetGroupsInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing target groups, %w", err)
+		}
+		var cands []state.Target
+		for _, tg := range page.TargetGroups {
+			if aws.ToString(tg.VpcId) != in.VPC {
+				continue
+			}
+			cands = append(cands, state.Target{Name: aws.ToString(tg.TargetGroupName), ARN: aws.ToString(tg.TargetGroupArn),
+				TargetType: string(tg.TargetType), Port: aws.ToInt32(tg.Port), Ref: state.Ref{Raw: aws.ToString(tg.TargetGroupName)}})
+		}
+		for start := 0; start < len(cands); start += 20 {
+			batch := cands[start:min(start+20, len(cands))]
+			if err := o.tagAllowed(ctx, batch); err != nil {
+				return nil, err
+			}
+			for _, t := range batch {
+				if !t.AllowTag && !cfg.Allowed(t.Name, t.ARN) {
+					continue
+				}
+				if t.Registrations, err = o.Registered(ctx, t.ARN); err != nil {
+					return nil, err
+				}
+				if registeredIn(t, in) {
+					found = append(found, Managed{Target: t})
+				}
+			}
+		}
+	}
+	classic, err := o.managedClassic(ctx, in, cfg)
+	return append(found, classic...), err
+}
+
+func (o *Observer) tagAllowed(ctx context.Context, batch []state.Target) error {
+	arns := make([]string, len(batch))
+	for i, t := range batch {
+		arns[i] = t.ARN
+	}
+	out, err := o.ELB.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: arns})
+	if err != nil {
+		return fmt.Errorf("describing tags of target groups, %w", err)
+	}
+	for _, d := range out.TagDescriptions {
+		for _, tag := range d.Tags {
+			if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
+				i := slices.Index(arns, aws.ToString(d.ResourceArn))
+				if i >= 0 {
+					batch[i].AllowTag = true
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func registeredIn(t state.Target, in state.Instance) bool {
+	return slices.ContainsFunc(t.Registrations, func(r state.Registration) bool {
+		return r.ID == in.ID || (t.TargetType == "ip" && r.ID == in.PrivateIP)
+	})
+}
+
+// managedClassic finds the Classic ELBs of the VPC the instance is in.
+func (o *Observer) managedClassic(ctx context.Context, in state.Instance, cfg config.Config) ([]Managed, error) {
+	if o.CLB == nil {
+		return nil, nil
+	}
+	var found []Managed
+	pages := elb.NewDescribeLoadBalancersPaginator(o.CLB, &elb.DescribeLoadBalancersInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing classic load balancers, %w", err)
+		}
+		for _, d := range page.LoadBalancerDescriptions {
+			if aws.ToString(d.VPCId) != in.VPC || !slices.ContainsFunc(d.Instances, func(i elbtypes.Instance) bool { return aws.ToString(i.InstanceId) == in.ID }) {
+				continue
+			}
+			t, lb, err := o.Classic(ctx, state.Ref{Raw: "classic/" + aws.ToString(d.LoadBalancerName), Classic: true, Name: aws.ToString(d.LoadBalancerName)})
+			if err != nil {
+				return nil, err
+			}
+			if t.AllowTag || cfg.Allowed(t.Name, "") || cfg.Allowed(t.Ref.Raw, "") {
+				found = append(found, Managed{Target: t, LoadBalancer: lb})
+			}
+		}
+	}
+	return found, nil
+}

@@ -1,0 +1,202 @@
+package plan
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/elbattach/elbattach/shared/config"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+// Ephemeral ports: the range return traffic uses (AWS recommends 1024-65535
+// in network ACLs to cover every client OS).
+const (
+	EphemeralFrom = 1024
+	EphemeralTo   = 65535
+)
+
+var anywhere = netip.MustParsePrefix("0.0.0.0/0")
+
+// NACLRule is one rule a network ACL needs for the path client -> load
+// balancer -> instance and back.
+type NACLRule struct {
+	ACL, Subnet, Role string // Role: "public" or "instance"
+	Egress            bool
+	CIDR              netip.Prefix
+	From, To          int32
+	Why               string
+	// InUse are the rule numbers the ACL already has in this direction.
+	InUse []int32
+}
+
+func (r NACLRule) String() string {
+	dir := "inbound tcp/%s from %s"
+	if r.Egress {
+		dir = "outbound tcp/%s to %s"
+	}
+	ports := fmt.Sprint(r.From)
+	if r.To != r.From {
+		ports = fmt.Sprintf("%d-%d", r.From, r.To)
+	}
+	return fmt.Sprintf("network ACL %s of %s subnet %s does not allow "+dir+" (%s)", r.ACL, r.Role, r.Subnet, ports, r.CIDR, r.Why)
+}
+
+// planChecks looks at what elbattach does not manage by default: network ACLs
+// (warned about, or fixed with FIX_NACLS), the load balancer's own group
+// towards clients, and the instance's route to a NAT gateway.
+func planChecks(p *Plan, s state.State, cfg config.Config, added netip.Prefix) error {
+	missing := MissingNACLRules(s, added)
+	if cfg.FixNACLs {
+		planNACLFixes(p, missing)
+	} else {
+		for _, r := range missing {
+			p.warn("%s", r)
+		}
+	}
+	for _, w := range listenerWarnings(s) {
+		p.warn("%s", w)
+	}
+	if w := natWarning(s); w != "" {
+		p.warn("%s", w)
+	}
+	return nil
+}
+
+// MissingNACLRules lists the network ACL rules the path needs and lacks:
+// on the public subnet, listener ports in from clients, ephemeral ports out to
+// them, the traffic and health-check ports out to the instance subnet and
+// ephemeral ports back; on the instance subnet, those ports in from the
+// public subnet and ephemeral ports out to it.
+func MissingNACLRules(s state.State, added netip.Prefix) []NACLRule {
+	n := s.Network
+	if n == nil || len(n.NACLs) == 0 {
+		return nil
+	}
+	pubID, pubCIDR := publicSubnet(s, added)
+	inst, ok := n.Subnet(s.Instance.Subnet)
+	if !pubCIDR.IsValid() || !ok {
+		return nil
+	}
+	pubACL, _ := n.NACLOf(pubID)
+	instACL, _ := n.NACLOf(inst.ID)
+	ports := appendUnique(s.TrafficPorts(), HealthCheckPort(s))
+	var want []NACLRule
+	pub := func(egress bool, cidr netip.Prefix, from, to int32, why string) {
+		want = append(want, NACLRule{ACL: pubACL.ID, Subnet: pubID, Role: "public", Egress: egress, CIDR: cidr, From: from, To: to, Why: why})
+	}
+	priv := func(egress bool, cidr netip.Prefix, from, to int32, why string) {
+		want = append(want, NACLRule{ACL: instACL.ID, Subnet: inst.ID, Role: "instance", Egress: egress, CIDR: cidr, From: from, To: to, Why: why})
+	}
+	for _, lp := range s.Target.ListenerPorts {
+		pub(false, anywhere, lp, lp, "clients to the listener")
+	}
+	pub(true, anywhere, EphemeralFrom, EphemeralTo, "responses to clients")
+	for _, port := range ports {
+		pub(true, inst.CIDR, port, port, "load balancer to the instance")
+		priv(false, pubCIDR, port, port, "load balancer to the instance")
+	}
+	pub(false, inst.CIDR, EphemeralFrom, EphemeralTo, "instance responses")
+	priv(true, pubCIDR, EphemeralFrom, EphemeralTo, "responses to the load balancer")
+	acls := map[string]state.NACL{pubACL.ID: pubACL, instACL.ID: instACL}
+	var missing []NACLRule
+	for _, r := range want {
+		acl := acls[r.ACL]
+		if !NACLAllows(acl, r.Egress, r.CIDR, r.From, r.To) {
+			for _, e := range acl.Entries {
+				if e.Egress == r.Egress {
+					r.InUse = append(r.InUse, e.Number)
+				}
+			}
+			missing = append(missing, r)
+		}
+	}
+	return missing
+}
+
+// publicSubnet returns the load balancer's subnet in the instance's AZ (or the
+// one this plan adds) and its CIDR.
+func publicSubnet(s state.State, added netip.Prefix) (string, netip.Prefix) {
+	if id := s.LoadBalancer.SubnetIn(s.Instance.AZ); id != "" {
+		sub, _ := s.Network.Subnet(id)
+		return id, sub.CIDR
+	}
+	return NewSubnet, added
+}
+
+// NACLAllows evaluates acl as AWS does — entries in rule-number order, the
+// first that matches decides — for TCP ports from..to and peers in cidr. To
+// stay safe it answers true only when the first entry that touches the
+// traffic allows all of it.
+func NACLAllows(acl state.NACL, egress bool, cidr netip.Prefix, from, to int32) bool {
+	entries := slices.Clone(acl.Entries)
+	slices.SortFunc(entries, func(a, b state.NACLEntry) int { return cmp.Compare(a.Number, b.Number) })
+	for _, e := range entries {
+		if e.Egress != egress || !(e.Protocol == "-1" || e.Protocol == "6") || !e.CIDR.Overlaps(cidr) {
+			continue
+		}
+		allPorts := e.Protocol == "-1"
+		if !allPorts && (e.ToPort < from || e.FromPort > to) {
+			continue
+		}
+		coversPorts := allPorts || (e.FromPort <= from && to <= e.ToPort)
+		coversPeers := e.CIDR.Bits() <= cidr.Bits() && e.CIDR.Contains(cidr.Addr())
+		return e.Allow && coversPorts && coversPeers
+	}
+	return false
+}
+
+// planNACLFixes adds the missing rules at the lowest free rule numbers of
+// each ACL and direction, never touching existing entries.
+func planNACLFixes(p *Plan, missing []NACLRule) {
+	used := map[string]bool{}
+	key := func(acl string, egress bool, n int32) string { return fmt.Sprint(acl, egress, n) }
+	for _, r := range missing {
+		n := int32(1)
+		for used[key(r.ACL, r.Egress, n)] || slices.Contains(r.InUse, n) {
+			n++
+		}
+		used[key(r.ACL, r.Egress, n)] = true
+		p.add(Step{Op: AddNACLEntry, NACL: r.ACL, RuleNumber: n, Egress: r.Egress, Protocol: "6",
+			FromPort: r.From, ToPort: r.To, SourceCIDR: r.CIDR.String()})
+	}
+}
+
+// listenerWarnings says which listener ports the load balancer's groups do
+// not open to clients (any CIDR source counts).
+func listenerWarnings(s state.State) []string {
+	if len(s.LoadBalancer.SecurityGroups) == 0 || len(s.LBGroups) == 0 {
+		return nil
+	}
+	var out []string
+	for _, lp := range s.Target.ListenerPorts {
+		open := false
+		for _, g := range s.LBGroups {
+			for _, r := range g.Ingress {
+				if r.CIDR.IsValid() && r.AllowsTCP(lp) {
+					open = true
+				}
+			}
+		}
+		if !open {
+			out = append(out, fmt.Sprintf("load balancer %s: its security groups %v do not allow listener port tcp/%d from clients",
+				s.LoadBalancer.Name, s.LoadBalancer.SecurityGroups, lp))
+		}
+	}
+	return out
+}
+
+// natWarning says when the instance's subnet has no default route to a NAT
+// gateway (or to an internet gateway): the instance cannot fetch patches.
+func natWarning(s state.State) string {
+	if s.Network == nil {
+		return ""
+	}
+	rt, _, ok := s.Network.RouteTableOf(s.Instance.Subnet)
+	if !ok || rt.DefaultNAT != "" || rt.DefaultIGW != "" {
+		return ""
+	}
+	return fmt.Sprintf("instance subnet %s (route table %s) has no 0.0.0.0/0 route to a NAT gateway: the instance cannot reach the internet for patches",
+		s.Instance.Subnet, rt.ID)
+}
