@@ -111,6 +111,8 @@ func function(t *testing.T, fn string, env ...string) *localaws.RIE {
 }
 
 // invoke runs payload through the function and decodes its report.
+type reportT = attach.Report
+
 func invoke(t *testing.T, fn *localaws.RIE, payload []byte) (attach.Report, *localaws.FunctionError) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -141,3 +141,11 @@ func TestErrorBodies(t *testing.T) {
 		t.Errorf("events body = %s (%s)", body, ctype)
 	}
 }
+
+func TestEnv(t *testing.T) {
+	p := &Proxy{URL: "http://127.0.0.1:1"}
+	got := p.Env([]string{"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=http://moto"})
+	if len(got) != 2 || got[0] != "AWS_REGION=us-east-1" || got[1] != "AWS_ENDPOINT_URL=http://127.0.0.1:1" {
+		t.Errorf("Env = %v", got)
+	}
+}

@@ -41,7 +41,7 @@ type Rates struct {
 	ServerError float64       // answered 500 InternalError/InternalFailure or 503 ServiceUnavailable (half each)
 	Drop        float64       // connection closed without a response
 	DropMode    DropMode      // when a drop happens, relative to forwarding
-	Latency     time.Duration // added to every request, plus up to 50% jitter
+	Latency     time.Duration // added to every request (lifecycle actions too), plus up to 50% jitter
 
 	// Only, when not empty, limits the faults above (not Latency) to the
 	// operations it matches; Skip exempts the operations it matches. Each
@@ -121,6 +121,18 @@ func Start(target string, rates Rates, seed int64) (*Proxy, error) {
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = p.srv.Serve(l) }()
 	return p, nil
+}
+
+// Env returns base (e.g. localaws.Moto.Env()) with AWS_ENDPOINT_URL
+// pointing at the proxy, for a child process such as a Lambda bootstrap.
+func (p *Proxy) Env(base []string) []string {
+	env := make([]string, 0, len(base)+1)
+	for _, kv := range base {
+		if !strings.HasPrefix(kv, "AWS_ENDPOINT_URL=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "AWS_ENDPOINT_URL="+p.URL)
 }
 
 // SetRates changes the rates for the requests that arrive from now on.
