@@ -229,6 +229,7 @@ func (p *Pipeline) diagnoseOne(ctx context.Context, in state.Instance, ref state
 	}
 	checks, pl := plan.Diagnose(s, p.Config)
 	tr.LoadBalancer, tr.Diagnosis, tr.Plan, tr.Warnings = s.LoadBalancer.Name, checks, &pl, pl.Warnings
+	tr.Changes = pl.Lines() // what an attach would change
 	return tr, nil
 }
 
