@@ -1,0 +1,169 @@
+package plan
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/elbattach/elbattach/shared/config"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+func entry(n int32, egress bool, proto string, from, to int32, cidr string, allow bool) state.NACLEntry {
+	return state.NACLEntry{Number: n, Egress: egress, Protocol: proto, FromPort: from, ToPort: to, CIDR: netip.MustParsePrefix(cidr), Allow: allow}
+}
+
+func TestNACLAllows(t *testing.T) {
+	web := netip.MustParsePrefix("10.0.3.0/27")
+	tests := []struct {
+		name    string
+		entries []state.NACLEntry
+		want    bool
+	}{
+		{"AWS default: allow all", []state.NACLEntry{entry(100, false, "-1", 0, 0, "0.0.0.0/0", true), entry(32767, false, "-1", 0, 0, "0.0.0.0/0", false)}, true},
+		{"no entries: implicit deny", nil, false},
+		{"deny before allow wins", []state.NACLEntry{entry(200, false, "-1", 0, 0, "0.0.0.0/0", true), entry(100, false, "6", 80, 80, "10.0.0.0/16", false)}, false},
+		{"allow of part of the range is not enough", []state.NACLEntry{entry(100, false, "6", 80, 80, "10.0.3.0/28", true)}, false},
+		{"allow of a wider port range", []state.NACLEntry{entry(100, false, "6", 1, 1000, "10.0.0.0/8", true)}, true},
+		{"udp does not count", []state.NACLEntry{entry(100, false, "17", 80, 80, "0.0.0.0/0", true)}, false},
+		{"egress entry does not count for ingress", []state.NACLEntry{entry(100, true, "-1", 0, 0, "0.0.0.0/0", true)}, false},
+		{"unrelated CIDR skipped", []state.NACLEntry{entry(50, false, "-1", 0, 0, "192.168.0.0/16", false), entry(100, false, "6", 80, 80, "10.0.0.0/16", true)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := NACLAllows(state.NACL{ID: "acl-1", Entries: tt.entries}, false, web, 80, 80); got != tt.want {
+				t.Errorf("NACLAllows = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// withACLs is base() with the full state: a default ACL for the public
+// subnets and a strict one (nothing allowed) for the instance subnet.
+func withACLs(s state.State) state.State {
+	s.Full = true
+	s.Target.ListenerPorts = []int32{80}
+	s.LoadBalancer.Subnets = append(s.LoadBalancer.Subnets, state.LBSubnet{ID: "subnet-x", AZ: "us-east-1c"})
+	s.Network.Subnets = append(s.Network.Subnets, sub("subnet-x", "us-east-1c", "10.0.3.0/27", 20))
+	s.Network.NACLs = []state.NACL{
+		{ID: "acl-default", Default: true, Entries: []state.NACLEntry{entry(100, false, "-1", 0, 0, "0.0.0.0/0", true), entry(100, true, "-1", 0, 0, "0.0.0.0/0", true)}},
+		{ID: "acl-strict", Subnets: []string{"subnet-pc"}, Entries: []state.NACLEntry{entry(1, false, "6", 22, 22, "10.0.0.0/16", true)}},
+	}
+	return s
+}
+
+func TestChecksWarnAndFix(t *testing.T) {
+	s, c := withACLs(base()), config.Default()
+	p, err := Build(s, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"network ACL acl-strict of instance subnet subnet-pc does not allow inbound tcp/80 from 10.0.3.0/27 (load balancer to the instance)",
+		"network ACL acl-strict of instance subnet subnet-pc does not allow outbound tcp/1024-65535 to 10.0.3.0/27 (responses to the load balancer)",
+		"instance subnet subnet-pc (route table rtb-main) has no 0.0.0.0/0 route to a NAT gateway: the instance cannot reach the internet for patches",
+	}
+	if diff := cmp.Diff(want, p.Warnings); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+	c.FixNACLs = true
+	p, err = Build(s, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(p.Lines(), "\n")
+	for _, w := range []string{
+		"+ add network ACL acl-strict rule 2: allow tcp/80-80 inbound from 10.0.3.0/27", // rule 1 is taken
+		"+ add network ACL acl-strict rule 1: allow tcp/1024-65535 outbound to 10.0.3.0/27",
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("plan lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+func TestSecurityKinds(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*state.State, *config.Config)
+		want   []string
+	}{{
+		name: "NLB without groups, instance targets, narrowed clients, separate health-check port",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups, s.Target.HealthCheckPort = state.TypeNetwork, nil, "8081"
+			c.NLBClientCIDRs = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+		},
+		want: []string{"+ allow tcp/80 into sg-app from 203.0.113.0/24", "+ allow tcp/8081 into sg-app from 10.0.0.0/16"},
+	}, {
+		name: "NLB without groups, ip targets: node subnets including the new one",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups, s.Target.TargetType = state.TypeNetwork, nil, "ip"
+		},
+		want: []string{"+ allow tcp/80 into sg-app from 10.0.0.0/24", "+ allow tcp/80 into sg-app from 10.0.1.0/24", "+ allow tcp/80 into sg-app from 10.0.3.0/27"},
+	}, {
+		name: "a CIDR rule that covers the clients counts",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups = state.TypeNetwork, nil
+			s.InstanceGroups[0].Ingress = []state.Permission{{Protocol: "tcp", FromPort: 80, ToPort: 80, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
+		},
+		want: nil,
+	}, {
+		name: "Classic ELB: every listener instance port and the health-check port",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.ARN = state.TypeClassic, ""
+			s.Target.InstancePorts, s.Target.HealthCheckPort = []int32{8080, 8443}, "8081"
+		},
+		want: []string{"+ allow tcp/8080 into sg-app from sg-alb", "+ allow tcp/8443 into sg-app from sg-alb", "+ allow tcp/8081 into sg-app from sg-alb"},
+	}, {
+		name: "restricted egress on the load balancer group",
+		change: func(s *state.State, c *config.Config) {
+			s.LBGroups = []state.SecurityGroup{{ID: "sg-alb", Egress: []state.Permission{{Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}}
+		},
+		want: []string{"+ allow tcp/80 into sg-app from sg-alb", "+ allow tcp/80 out of sg-alb to sg-app"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := base(), config.Default()
+			tt.change(&s, &c)
+			p, err := Build(s, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, l := range p.Lines() {
+				if strings.Contains(l, "allow tcp") {
+					got = append(got, l)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("rules (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEgressQuota(t *testing.T) {
+	s, c := base(), config.Default()
+	s.LBGroups = []state.SecurityGroup{{ID: "sg-alb", Egress: make([]state.Permission, 60)}}
+	if _, err := Build(s, c); !errors.Is(err, ErrRuleLimit) || !strings.Contains(err.Error(), "60 outbound rules") {
+		t.Errorf("err = %v, want the outbound quota", err)
+	}
+}
+
+func TestDetachPlan(t *testing.T) {
+	s, c := base(), config.Default()
+	s.Target.Registrations = []state.Registration{{ID: "i-1", Port: 80, State: "healthy"}, {ID: "i-1", Port: 8080, State: "unhealthy"},
+		{ID: "i-2", Port: 80, State: "healthy"}, {ID: "i-1", Port: 9090, State: "draining"}}
+	p := BuildDetach(s.Instance, s.Target, s.LoadBalancer, c)
+	want := []string{"- deregister i-1 from port 80 of arn:tg/web", "- deregister i-1 from port 8080 of arn:tg/web"}
+	if diff := cmp.Diff(want, p.Lines()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	s.Target.AllowTag = false
+	if p := BuildDetach(s.Instance, s.Target, s.LoadBalancer, c); len(p.Steps) != 0 || len(p.Warnings) != 1 {
+		t.Errorf("a target not managed by elbattach was touched: %v", p)
+	}
+}
