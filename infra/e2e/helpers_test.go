@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/elbattach/elbattach/infra/localaws"
 	"github.com/elbattach/elbattach/shared/attach"
@@ -281,3 +282,5 @@ func mapLines(m map[string]string) []string {
 func hasChange(r attach.Report, substr string) bool {
 	return slices.ContainsFunc(r.Changes, func(c string) bool { return strings.Contains(c, substr) })
 }
+
+func cmpWorld(a, b world) string { return cmp.Diff(a, b) }
