@@ -127,6 +127,7 @@ func invoke(t *testing.T, fn *localaws.RIE, payload []byte) (attach.Report, *loc
 		if err := json.Unmarshal(resp, &r); err != nil {
 			t.Fatalf("report %s: %v", resp, err)
 		}
+		record(r.Calls)
 	}
 	return r, ferr
 }

@@ -59,7 +59,28 @@ func run(m *testing.M) int {
 	}
 	defer moto.Stop()
 	awsCfg = moto.Config(ctx)
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		code = checkRecordedCalls()
+	}
+	return code
+}
+
+// checkRecordedCalls fails the package when a function made a call that
+// template.yaml does not grant (least privilege, from recorded runs).
+func checkRecordedCalls() int {
+	granted, err := templateActions()
+	if err != nil {
+		return fail(err)
+	}
+	if missing := recordedNotGranted(granted); len(missing) > 0 {
+		fmt.Fprintln(os.Stderr, "calls made by the functions that template.yaml does not grant:", missing)
+		return 1
+	}
+	recorded.Lock()
+	fmt.Printf("least privilege: %d operations recorded from the functions' runs, all granted by template.yaml\n", len(recorded.ops))
+	recorded.Unlock()
+	return 0
 }
 
 // build compiles a function as Lambda runs it: a static linux bootstrap.

@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/elbattach/elbattach/infra/localaws"
@@ -146,6 +149,43 @@ func TestRefusals(t *testing.T) {
 			retag(t, s, other.tg)
 			return nil
 		}, want: "load balancer in another VPC"},
+		{name: "wrong detail-type", setup: func(t *testing.T, s *scenario) []byte {
+			return []byte(strings.Replace(string(sample(t, "instance-running.json", s.inst.ID)), "EC2 Instance State-change Notification", "EC2 Spot Instance Interruption Warning", 1))
+		}, want: `foreign event: source "aws.ec2", detail-type "EC2 Spot Instance Interruption Warning"`},
+		{name: "manual event without instance-id", setup: func(t *testing.T, s *scenario) []byte {
+			return []byte(`{"action": "attach"}`)
+		}, want: "malformed event: no instance-id"},
+		{name: "manual event with unknown action", setup: func(t *testing.T, s *scenario) []byte {
+			return []byte(fmt.Sprintf(`{"instance-id": %q, "action": "attach-all"}`, s.inst.ID))
+		}, want: `unknown action "attach-all"`},
+		{name: "not JSON", setup: func(t *testing.T, s *scenario) []byte { return []byte(`"i-0123"`) }, want: "malformed event: want a JSON object"},
+		{name: "terminated instance", setup: func(t *testing.T, s *scenario) []byte {
+			if _, err := s.ec2.TerminateInstances(s.ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{s.inst.ID}}); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}, want: "instance not running: "},
+		{name: "event from another region", setup: func(t *testing.T, s *scenario) []byte {
+			return []byte(strings.ReplaceAll(string(sample(t, "instance-running.json", s.inst.ID)), "us-east-1", "eu-west-1"))
+		}, want: "resource in another region: the event is from eu-west-1, this function runs in us-east-1"},
+		{name: "target group ARN of another region", change: func(o *options) {
+			o.tagValue = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+		}, want: "resource in another region"},
+		{name: "VPC without free space for the prefix", change: func(o *options) {
+			o.vpc.CIDR = "10.0.0.0/24"
+			o.vpc.PublicSubnets = map[string]string{"a": "10.0.0.0/26", "b": "10.0.0.64/26"}
+			o.vpc.PrivateSubnets = map[string][]string{"c": {"10.0.0.128/25"}}
+			o.alb.SubnetCIDRs, o.instCIDR = []string{"10.0.0.0/26", "10.0.0.64/26"}, "10.0.0.128/25"
+		}, want: "no free address space in VPC: no free /27"},
+		{name: "security group rule quota reached", setup: func(t *testing.T, s *scenario) []byte {
+			fillRules(t, s, s.inst.SecurityGroup, 60)
+			return nil
+		}, want: "security group rule limit reached: " + "sg-"},
+		{name: "classic load balancer not found", change: func(o *options) { o.tagValue = "classic/nope" }, want: "target not found: classic load balancer nope"},
+		{name: "target group without a load balancer", setup: func(t *testing.T, s *scenario) []byte {
+			retag(t, s, orphanTargetGroup(t, s))
+			return nil
+		}, want: "target group has no load balancer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,4 +235,30 @@ func (s *scenario) cidrOf(subnet string) string {
 		s.t.Fatal(err)
 	}
 	return aws.ToString(out.Subnets[0].CidrBlock)
+}
+
+// fillRules adds n inbound rules to a group (moto enforces no quota; AWS's is 60).
+func fillRules(t *testing.T, s *scenario, group string, n int) {
+	t.Helper()
+	var perms []ec2types.IpPermission
+	for i := range n {
+		perms = append(perms, ec2types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(int32(10000 + i)), ToPort: aws.Int32(int32(10000 + i)),
+			IpRanges: []ec2types.IpRange{{CidrIp: aws.String("192.0.2.0/24")}}})
+	}
+	if _, err := s.ec2.AuthorizeSecurityGroupIngress(s.ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(group), IpPermissions: perms}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// orphanTargetGroup creates an opted-in target group no load balancer uses.
+func orphanTargetGroup(t *testing.T, s *scenario) string {
+	t.Helper()
+	name := "orphan-" + strings.TrimPrefix(s.vpc.ID, "vpc-")[:8]
+	_, err := s.elb.CreateTargetGroup(s.ctx, &elbv2.CreateTargetGroupInput{Name: aws.String(name), Port: aws.Int32(80),
+		Protocol: elbv2types.ProtocolEnumHttp, VpcId: aws.String(s.vpc.ID),
+		Tags: []elbv2types.Tag{{Key: aws.String("elbattach:allow"), Value: aws.String("true")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return name
 }

@@ -167,3 +167,36 @@ func TestDetachPlan(t *testing.T) {
 		t.Errorf("a target not managed by elbattach was touched: %v", p)
 	}
 }
+
+// TestNeverOpensTheWorld: no plan opens a port to 0.0.0.0/0, except the
+// configured client CIDRs of an NLB without security groups.
+func TestNeverOpensTheWorld(t *testing.T) {
+	variants := map[string]func(*state.State){
+		"ALB":             func(s *state.State) {},
+		"ALB ip":          func(s *state.State) { s.Target.TargetType = "ip" },
+		"NLB with groups": func(s *state.State) { s.LoadBalancer.Type = state.TypeNetwork },
+		"NLB ip without SGs": func(s *state.State) {
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups, s.Target.TargetType = state.TypeNetwork, nil, "ip"
+		},
+		"Classic":             func(s *state.State) { s.LoadBalancer.Type, s.Target.InstancePorts = state.TypeClassic, []int32{8080} },
+		"NLB instance no SGs": func(s *state.State) { s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups = state.TypeNetwork, nil },
+	}
+	for name, change := range variants {
+		for _, hc := range []string{"traffic-port", "8081"} {
+			s, c := withACLs(base()), config.Default()
+			s.LoadBalancer.Subnets = s.LoadBalancer.Subnets[:2]
+			s.Target.HealthCheckPort = hc
+			change(&s)
+			c.FixNACLs = true
+			p, err := Build(s, c)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			for _, st := range p.Steps {
+				if st.Op == AuthorizeIngress && st.SourceCIDR == "0.0.0.0/0" && (name != "NLB instance no SGs" || st.Port != 80) {
+					t.Errorf("%s (health check %s): %s", name, hc, st)
+				}
+			}
+		}
+	}
+}
