@@ -3,7 +3,7 @@
 
 SHELL      := /bin/bash
 GO         ?= go
-FUNCTIONS  := instance-state tag-change
+FUNCTIONS  := instance-state tag-change lifecycle
 BUILD      := build
 ARCH       ?= arm64
 LDFLAGS    := -s -w

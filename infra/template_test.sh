@@ -77,7 +77,7 @@ for stmt in statements:
                 continue
             arn = res["!Sub"] if isinstance(res, dict) else res
             rtype = resource_type(service, arn)
-            if rtype not in spec.get("Resources", []):
+            if (rtype or "").lower() not in [r.lower() for r in spec.get("Resources", [])]:
                 fail.append(f"{stmt['Sid']}: {action} is not authorized on {rtype or arn} (only {spec.get('Resources')})")
     for op, keys in (stmt.get("Condition") or {}).items():
         for key in keys:
@@ -112,6 +112,8 @@ else:
         "events/instance-pending.json": [],
         "events/instance-stopped.json": ["InstanceStateFunctionInstanceStateChanged"],
         "events/manual-detach.json": [],
+        "events/lifecycle-launch.json": ["LifecycleFunctionLifecycleAction"],
+        "events/lifecycle-terminate.json": ["LifecycleFunctionLifecycleAction"],
         "events/manual-diagnose.json": [],
         "events/tag-change.json": ["TagChangeFunctionTagChanged"],
         "events/tag-change-other.json": [],

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/elbattach/elbattach/shared/apply"
+	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/observe"
 )
 
@@ -26,6 +27,7 @@ var clientInterfaces = map[reflect.Type]string{
 	reflect.TypeFor[apply.EC2]():          "ec2",
 	reflect.TypeFor[apply.ELBv2]():        "elasticloadbalancing",
 	reflect.TypeFor[apply.ClassicELB]():   "elasticloadbalancing",
+	reflect.TypeFor[attach.AutoScaling]():  "autoscaling",
 }
 
 // implied are the actions AWS authorizes as part of another call: tagging
@@ -117,7 +119,7 @@ func record(calls map[string]int) {
 
 // iamServices maps the SDK's service IDs to IAM prefixes.
 var iamServices = map[string]string{"EC2": "ec2", "Elastic Load Balancing v2": "elasticloadbalancing",
-	"Elastic Load Balancing": "elasticloadbalancing"}
+	"Elastic Load Balancing": "elasticloadbalancing", "Auto Scaling": "autoscaling"}
 
 // recordedNotGranted lists the recorded operations the template does not grant.
 func recordedNotGranted(granted []string) []string {

@@ -27,11 +27,12 @@ var (
 
 // Functions and their template logical IDs.
 const (
-	StateFn = "instance-state"
-	TagFn   = "tag-change"
+	StateFn     = "instance-state"
+	TagFn       = "tag-change"
+	LifecycleFn = "lifecycle"
 )
 
-var logicalID = map[string]string{StateFn: "InstanceStateFunction", TagFn: "TagChangeFunction"}
+var logicalID = map[string]string{StateFn: "InstanceStateFunction", TagFn: "TagChangeFunction", LifecycleFn: "LifecycleFunction"}
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -49,7 +50,7 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	for _, fn := range []string{StateFn, TagFn} {
+	for _, fn := range []string{StateFn, TagFn, LifecycleFn} {
 		if bootstraps[fn], err = build(ctx, dir, fn); err != nil {
 			return fail(err)
 		}

@@ -33,7 +33,9 @@ type Pipeline struct {
 	Region   string
 	Observer *observe.Observer
 	Applier  *apply.Applier
-	Log      *slog.Logger
+	// AutoScaling completes lifecycle actions (lifecycle triggers only).
+	AutoScaling AutoScaling
+	Log         *slog.Logger
 }
 
 // Report says what a run did, or in dry-run would do.
@@ -50,6 +52,8 @@ type Report struct {
 	Error    string         `json:"error,omitempty"`
 	// Calls counts the AWS API calls the run made, per operation.
 	Calls map[string]int `json:"aws-calls,omitempty"`
+	// Lifecycle says how an Auto Scaling lifecycle action was completed.
+	Lifecycle *LifecycleOutcome `json:"lifecycle,omitempty"`
 }
 
 // TargetReport is the outcome for one target.
@@ -60,7 +64,9 @@ type TargetReport struct {
 	Notes        []string     `json:"notes,omitempty"`
 	Warnings     []string     `json:"warnings,omitempty"`
 	Plan         *plan.Plan   `json:"plan,omitempty"`      // dry-run and diagnose
-	Diagnosis    []plan.Check `json:"diagnosis,omitempty"` // diagnose
+	Diagnosis    []plan.Check `json:"diagnosis,omitempty"` // diagnose, or an unhealthy target after the wait
+	Health       string       `json:"health,omitempty"`    // the target's state after attach
+	Drain        string       `json:"drain,omitempty"`     // how long a lifecycle detach waited for draining
 	Error        string       `json:"error,omitempty"`
 }
 
@@ -80,6 +86,9 @@ func (p *Pipeline) Run(ctx context.Context, t event.Trigger) (Report, error) {
 	if err != nil {
 		r.Error = err.Error()
 	}
+	if t.Lifecycle != nil && !r.DryRun {
+		err = p.completeLifecycle(ctx, t, &r, err)
+	}
 	return r, err
 }
 
@@ -98,7 +107,7 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 	value, tagged := in.Tags[p.Config.TagKey]
 	r.Target = value
 	if t.Action == event.Detach && !tagged {
-		return p.detachManaged(ctx, in, r)
+		return p.detachManaged(ctx, in, r, t.Lifecycle)
 	}
 	if !tagged {
 		r.Skipped = fmt.Sprintf("instance %s has no tag %s", in.ID, p.Config.TagKey)
@@ -121,7 +130,7 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		case event.Attach:
 			tr, err = p.attachOne(ctx, in, ref, r.DryRun)
 		case event.Detach:
-			tr, err = p.detachOne(ctx, in, ref, r.DryRun)
+			tr, err = p.detachOne(ctx, in, ref, r.DryRun, t.Lifecycle)
 		case event.Diagnose:
 			tr, err = p.diagnoseOne(ctx, in, ref)
 		default:
@@ -172,22 +181,25 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 			p.Log.Info("state changed while applying; observing again", "instance", in.ID, "target", ref.Raw, "round", round, "reason", err.Error())
 			continue
 		}
-		return tr, err
+		if err != nil {
+			return tr, err
+		}
+		return tr, p.verify(ctx, s, pl, &tr)
 	}
 }
 
 // detachOne deregisters the instance from one target its tag names.
-func (p *Pipeline) detachOne(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool) (TargetReport, error) {
+func (p *Pipeline) detachOne(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool, lc *event.Lifecycle) (TargetReport, error) {
 	t, lb, err := p.Observer.DetachTarget(ctx, ref)
 	if err != nil {
 		return TargetReport{Target: ref.Raw, Changes: []string{}}, err
 	}
-	return p.applyDetach(ctx, in, t, lb, dryRun)
+	return p.applyDetach(ctx, in, t, lb, dryRun, lc)
 }
 
 // detachManaged deregisters the instance from every target elbattach manages
 // that it is registered in (its tag is gone, so the tag cannot say which).
-func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Report) error {
+func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Report, lc *event.Lifecycle) error {
 	found, err := p.Observer.ManagedTargets(ctx, in, p.Config)
 	if err != nil {
 		return err
@@ -198,7 +210,7 @@ func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Repo
 	}
 	var errs []error
 	for _, m := range found {
-		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, r.DryRun)
+		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, r.DryRun, lc)
 		if err != nil {
 			tr.Error = err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", m.Target.Name, err))
@@ -208,7 +220,7 @@ func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Repo
 	return errors.Join(errs...)
 }
 
-func (p *Pipeline) applyDetach(ctx context.Context, in state.Instance, t state.Target, lb state.LoadBalancer, dryRun bool) (TargetReport, error) {
+func (p *Pipeline) applyDetach(ctx context.Context, in state.Instance, t state.Target, lb state.LoadBalancer, dryRun bool, lc *event.Lifecycle) (TargetReport, error) {
 	pl := plan.BuildDetach(in, t, lb, p.Config)
 	tr := TargetReport{Target: pl.Target, LoadBalancer: lb.Name, Changes: []string{}, Notes: pl.Notes, Warnings: pl.Warnings}
 	if dryRun {
@@ -217,6 +229,9 @@ func (p *Pipeline) applyDetach(ctx context.Context, in state.Instance, t state.T
 	}
 	done, err := p.Applier.Run(ctx, pl)
 	tr.Changes = append(tr.Changes, done...)
+	if err == nil && lc != nil {
+		err = p.drain(ctx, pl, lc, in.ID, &tr)
+	}
 	return tr, err
 }
 
@@ -239,7 +254,7 @@ func (p *Pipeline) LogReport(r Report, err error) {
 		"target", r.Target, "changes", r.Changes, "warnings", r.Warnings, "aws_calls", r.Calls}
 	switch {
 	case err != nil:
-		p.Log.Error("elbattach run failed", append(attrs, "error", err.Error(), "permanent", plan.Permanent(err))...)
+		p.Log.Error("elbattach run failed", append(attrs, "error", err.Error(), "permanent", Permanent(err))...)
 	case r.Skipped != "":
 		p.Log.Info("elbattach run skipped", append(attrs, "skipped", r.Skipped)...)
 	default:

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -40,11 +41,12 @@ func New(ctx context.Context, kind event.Kind) (*Handler, error) {
 	}
 	ec2c, elbc, clbc := ec2.NewFromConfig(awsCfg), elbv2.NewFromConfig(awsCfg), elb.NewFromConfig(awsCfg)
 	return &Handler{Kind: kind, Calls: calls, Pipeline: &Pipeline{
-		Config:   cfg,
-		Region:   awsCfg.Region,
-		Observer: &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc},
-		Applier:  &apply.Applier{EC2: ec2c, ELB: elbc, CLB: clbc},
-		Log:      log,
+		Config:      cfg,
+		Region:      awsCfg.Region,
+		Observer:    &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc},
+		Applier:     &apply.Applier{EC2: ec2c, ELB: elbc, CLB: clbc},
+		AutoScaling: autoscaling.NewFromConfig(awsCfg),
+		Log:         log,
 	}}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Defaults.
@@ -40,6 +41,15 @@ type Config struct {
 	FixNACLs bool
 	// LogLevel is the slog level (LOG_LEVEL).
 	LogLevel slog.Level
+	// WaitHealthy is how long to wait for a registered target to turn
+	// healthy (WAIT_HEALTHY_SECONDS, 0: read its health once).
+	WaitHealthy time.Duration
+	// LifecycleOnFailure completes a launch lifecycle action whose attach
+	// failed for good: CONTINUE or ABANDON (LIFECYCLE_ON_FAILURE).
+	LifecycleOnFailure string
+	// Heartbeat is how often a long drain records a lifecycle heartbeat
+	// (LIFECYCLE_HEARTBEAT_SECONDS).
+	Heartbeat time.Duration
 }
 
 // Default returns the configuration with every variable unset.
@@ -49,6 +59,12 @@ func Default() Config {
 		SubnetPrefix:   DefaultSubnetPrefix,
 		NLBClientCIDRs: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")},
 		LogLevel:       slog.LevelInfo,
+		// CONTINUE: an instance whose attach failed for good lives on, and
+		// the report says why; ABANDON lets the group replace it.
+		LifecycleOnFailure: "CONTINUE",
+		// A lifecycle hook's default heartbeat timeout is 3600 s, the
+		// smallest AWS allows 30 s; 30 s keeps any hook alive.
+		Heartbeat: 30 * time.Second,
 	}
 }
 
@@ -92,6 +108,28 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if c.FixNACLs, err = boolVar(get, "FIX_NACLS"); err != nil {
 		return c, err
+	}
+	if v, ok := get("WAIT_HEALTHY_SECONDS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 840 {
+			return c, fmt.Errorf("WAIT_HEALTHY_SECONDS=%q: want 0 to 840 seconds", v)
+		}
+		c.WaitHealthy = time.Duration(n) * time.Second
+	}
+	if v, ok := get("LIFECYCLE_ON_FAILURE"); ok {
+		switch strings.ToUpper(v) {
+		case "CONTINUE", "ABANDON":
+			c.LifecycleOnFailure = strings.ToUpper(v)
+		default:
+			return c, fmt.Errorf("LIFECYCLE_ON_FAILURE=%q: want continue or abandon", v)
+		}
+	}
+	if v, ok := get("LIFECYCLE_HEARTBEAT_SECONDS"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 7200 {
+			return c, fmt.Errorf("LIFECYCLE_HEARTBEAT_SECONDS=%q: want 1 to 7200 seconds", v)
+		}
+		c.Heartbeat = time.Duration(n) * time.Second
 	}
 	if v, ok := get("LOG_LEVEL"); ok {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

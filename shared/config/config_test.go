@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -38,10 +39,12 @@ var prefixCmp = cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
 
 func TestDefault(t *testing.T) {
 	want := config.Config{
-		TagKey:         "elbattach:target",
-		SubnetPrefix:   27,
-		NLBClientCIDRs: prefixes("0.0.0.0/0"),
-		LogLevel:       slog.LevelInfo,
+		TagKey:             "elbattach:target",
+		SubnetPrefix:       27,
+		NLBClientCIDRs:     prefixes("0.0.0.0/0"),
+		LogLevel:           slog.LevelInfo,
+		LifecycleOnFailure: "CONTINUE",
+		Heartbeat:          30 * time.Second,
 	}
 	if diff := cmp.Diff(want, config.Default(), prefixCmp); diff != "" {
 		t.Errorf("Default() (-want +got):\n%s", diff)
@@ -52,7 +55,8 @@ func TestDefault(t *testing.T) {
 }
 
 func TestFromEnv(t *testing.T) {
-	allVars := []string{"TAG_KEY", "ALLOWED_TARGETS", "PUBLIC_SUBNET_PREFIX", "NLB_CLIENT_CIDRS", "DRY_RUN", "FIX_NACLS", "LOG_LEVEL"}
+	allVars := []string{"TAG_KEY", "ALLOWED_TARGETS", "PUBLIC_SUBNET_PREFIX", "NLB_CLIENT_CIDRS", "DRY_RUN", "FIX_NACLS", "LOG_LEVEL",
+		"WAIT_HEALTHY_SECONDS", "LIFECYCLE_ON_FAILURE", "LIFECYCLE_HEARTBEAT_SECONDS"}
 	blank := func(v string) map[string]string {
 		m := map[string]string{}
 		for _, k := range allVars {
@@ -70,21 +74,27 @@ func TestFromEnv(t *testing.T) {
 		{"every variable empty", blank(""), config.Default()},
 		{"every variable blank", blank(" \t\n"), config.Default()},
 		{"every variable", map[string]string{
-			"TAG_KEY":              "team:lb",
-			"ALLOWED_TARGETS":      "web-tg," + tgARN,
-			"PUBLIC_SUBNET_PREFIX": "24",
-			"NLB_CLIENT_CIDRS":     "10.0.0.0/8,192.168.1.0/24",
-			"DRY_RUN":              "true",
-			"FIX_NACLS":            "true",
-			"LOG_LEVEL":            "debug",
+			"TAG_KEY":                     "team:lb",
+			"ALLOWED_TARGETS":             "web-tg," + tgARN,
+			"PUBLIC_SUBNET_PREFIX":        "24",
+			"NLB_CLIENT_CIDRS":            "10.0.0.0/8,192.168.1.0/24",
+			"DRY_RUN":                     "true",
+			"FIX_NACLS":                   "true",
+			"LOG_LEVEL":                   "debug",
+			"WAIT_HEALTHY_SECONDS":        "30",
+			"LIFECYCLE_ON_FAILURE":        "abandon",
+			"LIFECYCLE_HEARTBEAT_SECONDS": "60",
 		}, config.Config{
-			TagKey:         "team:lb",
-			AllowedTargets: []string{"web-tg", tgARN},
-			SubnetPrefix:   24,
-			NLBClientCIDRs: prefixes("10.0.0.0/8", "192.168.1.0/24"),
-			DryRun:         true,
-			FixNACLs:       true,
-			LogLevel:       slog.LevelDebug,
+			WaitHealthy:        30 * time.Second,
+			LifecycleOnFailure: "ABANDON",
+			Heartbeat:          time.Minute,
+			TagKey:             "team:lb",
+			AllowedTargets:     []string{"web-tg", tgARN},
+			SubnetPrefix:       24,
+			NLBClientCIDRs:     prefixes("10.0.0.0/8", "192.168.1.0/24"),
+			DryRun:             true,
+			FixNACLs:           true,
+			LogLevel:           slog.LevelDebug,
 		}},
 		{"whitespace trimmed everywhere", map[string]string{
 			"TAG_KEY":              "  team:lb\n",
@@ -176,6 +186,10 @@ func TestFromEnvErrors(t *testing.T) {
 		{"cidr bad octet", "NLB_CLIENT_CIDRS", "10.0.0.256/8", `"10.0.0.256/8" is not an IPv4 CIDR block`},
 		{"cidrs space separated", "NLB_CLIENT_CIDRS", "10.0.0.0/8 172.16.0.0/12", `"10.0.0.0/8 172.16.0.0/12" is not an IPv4 CIDR block`},
 		{"cidrs only commas", "NLB_CLIENT_CIDRS", " , ,", `NLB_CLIENT_CIDRS=", ," names no CIDR block`},
+		{"wait healthy negative", "WAIT_HEALTHY_SECONDS", "-1", `WAIT_HEALTHY_SECONDS="-1": want 0 to 840 seconds`},
+		{"wait healthy too long", "WAIT_HEALTHY_SECONDS", "900", `WAIT_HEALTHY_SECONDS="900"`},
+		{"lifecycle on failure", "LIFECYCLE_ON_FAILURE", "retry", `LIFECYCLE_ON_FAILURE="retry": want continue or abandon`},
+		{"heartbeat zero", "LIFECYCLE_HEARTBEAT_SECONDS", "0", `LIFECYCLE_HEARTBEAT_SECONDS="0"`},
 
 		{"dry run maybe", "DRY_RUN", "maybe", `DRY_RUN="maybe": want true or false`},
 		{"dry run yes", "DRY_RUN", "yes", `DRY_RUN="yes": want true or false`},
@@ -223,7 +237,8 @@ func TestFromEnvReadsOnlyItsVariables(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]bool{"TAG_KEY": true, "ALLOWED_TARGETS": true, "PUBLIC_SUBNET_PREFIX": true,
-		"NLB_CLIENT_CIDRS": true, "DRY_RUN": true, "FIX_NACLS": true, "LOG_LEVEL": true}
+		"NLB_CLIENT_CIDRS": true, "DRY_RUN": true, "FIX_NACLS": true, "LOG_LEVEL": true,
+		"WAIT_HEALTHY_SECONDS": true, "LIFECYCLE_ON_FAILURE": true, "LIFECYCLE_HEARTBEAT_SECONDS": true}
 	if diff := cmp.Diff(want, asked); diff != "" {
 		t.Errorf("variables read (-want +got):\n%s", diff)
 	}

@@ -32,8 +32,11 @@ const (
 const (
 	SourceEC2         = "aws.ec2"
 	SourceTag         = "aws.tag"
+	SourceAutoScaling = "aws.autoscaling"
 	DetailStateChange = "EC2 Instance State-change Notification"
 	DetailTagChange   = "Tag Change on Resource"
+	DetailLaunch      = "EC2 Instance-launch Lifecycle Action"
+	DetailTerminate   = "EC2 Instance-terminate Lifecycle Action"
 )
 
 // Errors returned for bad input; match them with errors.Is.
@@ -57,6 +60,26 @@ type Trigger struct {
 	// Tags are the instance's tags as the tag event reported them (nil for
 	// other events).
 	Tags map[string]string `json:"-"`
+	// Lifecycle is set for an Auto Scaling lifecycle action.
+	Lifecycle *Lifecycle `json:"lifecycle,omitempty"`
+}
+
+// Lifecycle identifies an Auto Scaling lifecycle action to complete.
+type Lifecycle struct {
+	Group      string `json:"group"`
+	Hook       string `json:"hook"`
+	Token      string `json:"token"`
+	Transition string `json:"transition"`
+}
+
+// LifecycleDetail is the detail of an EC2 Instance-launch/-terminate
+// Lifecycle Action event.
+type LifecycleDetail struct {
+	LifecycleActionToken string `json:"LifecycleActionToken"`
+	AutoScalingGroupName string `json:"AutoScalingGroupName"`
+	LifecycleHookName    string `json:"LifecycleHookName"`
+	EC2InstanceID        string `json:"EC2InstanceId"`
+	LifecycleTransition  string `json:"LifecycleTransition"`
 }
 
 // Envelope is the part of an EventBridge event elbattach reads.
@@ -103,6 +126,7 @@ type Kind int
 const (
 	StateChange Kind = iota
 	TagChange
+	LifecycleAction
 )
 
 // Parse decodes raw for a handler of the given kind. tagKey is the instance
@@ -130,10 +154,15 @@ func Parse(raw []byte, kind Kind, tagKey string) (Trigger, error) {
 		return parseStateChange(env)
 	case kind == TagChange && env.Source == SourceTag && env.DetailType == DetailTagChange:
 		return parseTagChange(env, tagKey)
+	case kind == LifecycleAction && env.Source == SourceAutoScaling && (env.DetailType == DetailLaunch || env.DetailType == DetailTerminate):
+		return parseLifecycle(env)
 	}
 	want := fmt.Sprintf("source %q, detail-type %q", SourceEC2, DetailStateChange)
-	if kind == TagChange {
+	switch kind {
+	case TagChange:
 		want = fmt.Sprintf("source %q, detail-type %q", SourceTag, DetailTagChange)
+	case LifecycleAction:
+		want = fmt.Sprintf("source %q, detail-type %q or %q", SourceAutoScaling, DetailLaunch, DetailTerminate)
 	}
 	return Trigger{}, fmt.Errorf("%w: source %q, detail-type %q; this function takes %s or a manual event",
 		ErrForeign, env.Source, env.DetailType, want)
@@ -208,6 +237,30 @@ func parseTagChange(env Envelope, tagKey string) (Trigger, error) {
 		t.Action = Detach
 	default:
 		t.Action, t.Reason = Ignore, fmt.Sprintf("tag %s neither present nor changed", tagKey)
+	}
+	return t, nil
+}
+
+func parseLifecycle(env Envelope) (Trigger, error) {
+	var d LifecycleDetail
+	if err := decodeDetail(env.Detail, &d); err != nil {
+		return Trigger{}, fmt.Errorf("%w: lifecycle detail: %v", ErrMalformed, err)
+	}
+	if err := checkInstanceID(d.EC2InstanceID); err != nil {
+		return Trigger{}, err
+	}
+	if d.LifecycleActionToken == "" || d.AutoScalingGroupName == "" || d.LifecycleHookName == "" {
+		return Trigger{}, fmt.Errorf("%w: lifecycle detail needs LifecycleActionToken, AutoScalingGroupName and LifecycleHookName", ErrMalformed)
+	}
+	t := Trigger{InstanceID: d.EC2InstanceID, Origin: SourceAutoScaling, Region: env.Region, Account: env.Account,
+		Lifecycle: &Lifecycle{Group: d.AutoScalingGroupName, Hook: d.LifecycleHookName, Token: d.LifecycleActionToken, Transition: d.LifecycleTransition}}
+	switch {
+	case env.DetailType == DetailLaunch && d.LifecycleTransition == "autoscaling:EC2_INSTANCE_LAUNCHING":
+		t.Action = Attach
+	case env.DetailType == DetailTerminate && d.LifecycleTransition == "autoscaling:EC2_INSTANCE_TERMINATING":
+		t.Action = Detach
+	default:
+		return Trigger{}, fmt.Errorf("%w: %s with transition %q", ErrMalformed, env.DetailType, d.LifecycleTransition)
 	}
 	return t, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 
 	"github.com/elbattach/elbattach/shared/awserr"
 	"github.com/elbattach/elbattach/shared/config"
@@ -18,6 +19,7 @@ import (
 type ClassicELB interface {
 	DescribeLoadBalancers(context.Context, *elb.DescribeLoadBalancersInput, ...func(*elb.Options)) (*elb.DescribeLoadBalancersOutput, error)
 	DescribeTags(context.Context, *elb.DescribeTagsInput, ...func(*elb.Options)) (*elb.DescribeTagsOutput, error)
+	DescribeInstanceHealth(context.Context, *elb.DescribeInstanceHealthInput, ...func(*elb.Options)) (*elb.DescribeInstanceHealthOutput, error)
 }
 
 var _ ClassicELB = (*elb.Client)(nil)
@@ -100,4 +102,18 @@ func fillAZs(lb *state.LoadBalancer, n *state.Network) {
 			lb.Subnets[i].AZ = sub.AZ
 		}
 	}
+}
+
+// ClassicHealth reads an instance's state on a Classic ELB: InService or
+// OutOfService, with the reason AWS gives.
+func (o *Observer) ClassicHealth(ctx context.Context, name, id string) (state.Registration, error) {
+	out, err := o.CLB.DescribeInstanceHealth(ctx, &elb.DescribeInstanceHealthInput{LoadBalancerName: aws.String(name),
+		Instances: []elbtypes.Instance{{InstanceId: aws.String(id)}}})
+	if err != nil {
+		return state.Registration{}, fmt.Errorf("describing instance health on %s, %w", name, err)
+	}
+	for _, h := range out.InstanceStates {
+		return state.Registration{ID: id, State: aws.ToString(h.State), Reason: aws.ToString(h.ReasonCode), Description: aws.ToString(h.Description)}, nil
+	}
+	return state.Registration{ID: id}, nil
 }

@@ -37,6 +37,7 @@ type ELBv2 interface {
 	DescribeTags(context.Context, *elasticloadbalancingv2.DescribeTagsInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTagsOutput, error)
 	DescribeTargetHealth(context.Context, *elasticloadbalancingv2.DescribeTargetHealthInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTargetHealthOutput, error)
 	DescribeListeners(context.Context, *elasticloadbalancingv2.DescribeListenersInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeListenersOutput, error)
+	DescribeRules(context.Context, *elasticloadbalancingv2.DescribeRulesInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeRulesOutput, error)
 }
 
 var (
@@ -100,8 +101,8 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 		}
 		fillAZs(&s.LoadBalancer, s.Network)
 	}
-	if full && !lb.IsClassic() && lb.ARN != "" {
-		if s.Target.ListenerPorts, err = o.ListenerPorts(ctx, lb.ARN); err != nil {
+	if full {
+		if err := o.listeners(ctx, &s); err != nil {
 			return s, err
 		}
 	}
@@ -164,11 +165,20 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	} else if s.Network.NACLs, err = o.NACLs(ctx, s.Instance.VPC); err != nil {
 		return err
 	}
-	if lb := s.LoadBalancer; !lb.IsClassic() && lb.ARN != "" {
-		if s.Target.ListenerPorts, err = o.ListenerPorts(ctx, lb.ARN); err != nil {
-			return err
-		}
+	if err := o.listeners(ctx, s); err != nil {
+		return err
 	}
 	s.Full = true
 	return nil
+}
+
+// listeners fills in an ELBv2 target's listener ports and whether a listener
+// forwards to it (a Classic ELB's come with its description).
+func (o *Observer) listeners(ctx context.Context, s *state.State) error {
+	if lb := s.LoadBalancer; lb.IsClassic() || lb.ARN == "" {
+		return nil
+	}
+	ports, forwards, err := o.Listeners(ctx, s.LoadBalancer.ARN, s.Target.ARN)
+	s.Target.ListenerPorts, s.Target.Unrouted = ports, !forwards
+	return err
 }

@@ -96,24 +96,56 @@ func (o *Observer) Registrations(ctx context.Context, tgARN, id string, port int
 	for _, d := range out.TargetHealthDescriptions {
 		r := state.Registration{ID: aws.ToString(d.Target.Id), Port: aws.ToInt32(d.Target.Port)}
 		if h := d.TargetHealth; h != nil {
-			r.State, r.Reason = string(h.State), string(h.Reason)
+			r.State, r.Reason, r.Description = string(h.State), string(h.Reason), aws.ToString(h.Description)
 		}
 		regs = append(regs, r)
 	}
 	return regs, nil
 }
 
-// ListenerPorts reads the ports of an ELBv2 load balancer's listeners.
-func (o *Observer) ListenerPorts(ctx context.Context, lbARN string) ([]int32, error) {
+// Listeners reads the ports of an ELBv2 load balancer's listeners, and
+// whether any listener forwards to the target group: by its default action,
+// else (read only then) by one of its rules.
+func (o *Observer) Listeners(ctx context.Context, lbARN, tgARN string) ([]int32, bool, error) {
 	out, err := o.ELB.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN)})
 	if err != nil {
-		return nil, fmt.Errorf("describing listeners of %s, %w", lbARN, err)
+		return nil, false, fmt.Errorf("describing listeners of %s, %w", lbARN, err)
 	}
 	var ports []int32
+	forwards := false
 	for _, l := range out.Listeners {
 		ports = appendPort(ports, aws.ToInt32(l.Port))
+		forwards = forwards || actionsForward(l.DefaultActions, tgARN)
 	}
-	return ports, nil
+	for _, l := range out.Listeners {
+		if forwards || tgARN == "" {
+			break
+		}
+		rules, err := o.ELB.DescribeRules(ctx, &elbv2.DescribeRulesInput{ListenerArn: l.ListenerArn})
+		if err != nil {
+			return nil, false, fmt.Errorf("describing rules of %s, %w", aws.ToString(l.ListenerArn), err)
+		}
+		for _, r := range rules.Rules {
+			forwards = forwards || actionsForward(r.Actions, tgARN)
+		}
+	}
+	return ports, forwards, nil
+}
+
+func actionsForward(actions []elbv2types.Action, tgARN string) bool {
+	for _, a := range actions {
+		if aws.ToString(a.TargetGroupArn) == tgARN {
+			return true
+		}
+		if a.ForwardConfig != nil {
+			for _, tg := range a.ForwardConfig.TargetGroups {
+				if aws.ToString(tg.TargetGroupArn) == tgARN {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // SecurityGroups reads groups with their inbound rules.

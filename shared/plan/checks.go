@@ -58,6 +58,9 @@ func planChecks(p *Plan, s state.State, cfg config.Config, added netip.Prefix) e
 	for _, w := range listenerWarnings(s) {
 		p.warn("%s", w)
 	}
+	if s.Target.Unrouted {
+		p.warn("no listener or rule of %s forwards to target group %s: a registered target gets no traffic (it shows as unused, Target.NotInUse)", s.LoadBalancer.Name, s.Target.Name)
+	}
 	if w := natWarning(s); w != "" {
 		p.warn("%s", w)
 	}

@@ -55,6 +55,9 @@ type Target struct {
 	// ListenerPorts are the ports clients connect to on the load balancer
 	// (read with the full state).
 	ListenerPorts []int32 `json:"listener-ports,omitempty"`
+	// Unrouted is true when no listener or rule forwards to the target
+	// group (read with the full state).
+	Unrouted bool `json:"unrouted,omitempty"`
 	// Registrations are the ports the instance (or its IP) is registered on,
 	// with their health state.
 	Registrations []Registration `json:"registrations,omitempty"`
@@ -62,10 +65,11 @@ type Target struct {
 
 // Registration is the instance's presence in a target.
 type Registration struct {
-	ID     string `json:"id"`
-	Port   int32  `json:"port"`
-	State  string `json:"state"`
-	Reason string `json:"reason,omitempty"`
+	ID          string `json:"id"`
+	Port        int32  `json:"port"`
+	State       string `json:"state"`
+	Reason      string `json:"reason,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // Load balancer types.

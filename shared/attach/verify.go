@@ -1,0 +1,93 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/elbattach/elbattach/shared/plan"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+// ErrNotInUse is retryable: the target is registered but the load balancer
+// sends it nothing (AWS: unused, Target.NotInUse). Registering a target in an
+// AZ the load balancer does not cover succeeds; this is how elbattach refuses
+// to call that a success.
+var ErrNotInUse = errors.New("target registered but not in use")
+
+// pollEvery is how often a wait for health reads the target again: health
+// checks run every 5 to 300 s (30 s by default), so 5 s sees each result.
+const pollEvery = 5 * time.Second
+
+// verify reads the target's health once after an attach (or, with
+// WAIT_HEALTHY_SECONDS, until it is healthy or the time is up) and records it
+// in the report. unused/Target.NotInUse fails the run and names the cause.
+// Unhealthy after the wait is a warning that comes with the diagnosis.
+func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *TargetReport) error {
+	changed := slices.ContainsFunc(pl.Steps, func(st plan.Step) bool { return st.Op == plan.Register || st.Op == plan.AddSubnet })
+	reg, found := observedRegistration(s)
+	deadline := time.Now().Add(p.Config.WaitHealthy)
+	for first := true; ; first = false {
+		if changed || !found || !first {
+			var err error
+			if reg, err = p.health(ctx, s); err != nil {
+				return err
+			}
+		}
+		tr.Health = fmt.Sprintf("%s %s", reg.State, reg.Reason)
+		if reg.State == "unused" && reg.Reason == "Target.NotInUse" {
+			return fmt.Errorf("%w: %s in %s: %s (%s)", ErrNotInUse, s.TargetID(), s.Target.Name, notInUseCause(s), reg.Description)
+		}
+		if isHealthy(reg) || p.Config.WaitHealthy == 0 || time.Now().Add(pollEvery).After(deadline) {
+			break
+		}
+		select {
+		case <-time.After(pollEvery):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if p.Config.WaitHealthy > 0 && !isHealthy(reg) {
+		tr.Warnings = append(tr.Warnings, fmt.Sprintf("%s is %s after %s: %s %s", s.TargetID(), reg.State, p.Config.WaitHealthy, reg.Reason, reg.Description))
+		if err := p.Observer.Complete(ctx, &s); err == nil {
+			tr.Diagnosis, _ = plan.Diagnose(s, p.Config)
+		}
+	}
+	return nil
+}
+
+// notInUseCause names why a registered target gets no traffic.
+func notInUseCause(s state.State) string {
+	if s.Target.Unrouted {
+		return "no listener or rule forwards to the target group"
+	}
+	if s.LoadBalancer.SubnetIn(s.Instance.AZ) == "" {
+		return fmt.Sprintf("its Availability Zone %s is not enabled on the load balancer", s.Instance.AZ)
+	}
+	return "the load balancer does not route to it yet (Availability Zone or listener)"
+}
+
+func observedRegistration(s state.State) (state.Registration, bool) {
+	for _, r := range s.Target.Registrations {
+		if r.ID == s.TargetID() && (s.LoadBalancer.IsClassic() || r.Port == s.TrafficPort()) {
+			return r, r.State != "" && r.State != "registered"
+		}
+	}
+	return state.Registration{}, false
+}
+
+// health reads the target's state now.
+func (p *Pipeline) health(ctx context.Context, s state.State) (state.Registration, error) {
+	if s.LoadBalancer.IsClassic() {
+		return p.Observer.ClassicHealth(ctx, s.LoadBalancer.Name, s.Instance.ID)
+	}
+	regs, err := p.Observer.Registrations(ctx, s.Target.ARN, s.TargetID(), s.TrafficPort())
+	if err != nil || len(regs) == 0 {
+		return state.Registration{}, err
+	}
+	return regs[0], nil
+}
+
+func isHealthy(r state.Registration) bool { return r.State == "healthy" || r.State == "InService" }
