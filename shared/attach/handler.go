@@ -43,7 +43,7 @@ func New(ctx context.Context, kind event.Kind) (*Handler, error) {
 	return &Handler{Kind: kind, Calls: calls, Pipeline: &Pipeline{
 		Config:      cfg,
 		Region:      awsCfg.Region,
-		Observer:    &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc},
+		Observer:    &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc, TTL: observe.TargetTTL},
 		Applier:     &apply.Applier{EC2: ec2c, ELB: elbc, CLB: clbc},
 		AutoScaling: autoscaling.NewFromConfig(awsCfg),
 		Log:         log,

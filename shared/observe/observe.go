@@ -67,6 +67,27 @@ type Observer struct {
 	// InstanceNotFoundAttempts overrides how often DescribeInstances is tried
 	// while the instance is unknown (tests make it 1).
 	InstanceNotFoundAttempts int
+	// TTL enables the target cache of a warm container (see TargetTTL); 0
+	// reads everything every time.
+	TTL   time.Duration
+	cache targetCache
+}
+
+// Forget drops what the cache holds about ref.
+func (o *Observer) Forget(ref state.Ref) { o.cache.forget(ref.Raw) }
+
+// cachedTargetOf reads an ELBv2 target through the cache.
+func (o *Observer) cachedTargetOf(ctx context.Context, ref state.Ref) (state.Target, state.LoadBalancer, error) {
+	if o.TTL > 0 {
+		if t, lb, ok := o.cache.get(ref.Raw, o.TTL); ok {
+			return t, lb, nil
+		}
+	}
+	t, lb, err := o.Target(ctx, ref)
+	if err == nil && o.TTL > 0 && lb.ARN != "" {
+		o.cache.put(ref.Raw, t, lb)
+	}
+	return t, lb, err
 }
 
 // Observe reads everything needed to attach instance in to ref: the target
@@ -81,7 +102,7 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 	if ref.Classic {
 		s.Target, s.LoadBalancer, err = o.Classic(ctx, ref)
 	} else {
-		s.Target, s.LoadBalancer, err = o.Target(ctx, ref)
+		s.Target, s.LoadBalancer, err = o.cachedTargetOf(ctx, ref)
 	}
 	if err != nil {
 		return s, err
@@ -91,8 +112,11 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 			return s, err
 		}
 	}
-	if s.InstanceGroups, s.LBGroups, err = o.groups(ctx, in.SecurityGroups, s.LoadBalancer.SecurityGroups); err != nil {
-		return s, err
+	s.PathProven = !full && pathProven(s)
+	if !s.PathProven {
+		if s.InstanceGroups, s.LBGroups, err = o.groups(ctx, in.SecurityGroups, s.LoadBalancer.SecurityGroups); err != nil {
+			return s, err
+		}
 	}
 	lb := s.LoadBalancer
 	if full || lb.IsClassic() || len(lb.SecurityGroups) == 0 || (lb.SubnetIn(in.AZ) == "" && lb.VPC == in.VPC) {
@@ -107,6 +131,26 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 		}
 	}
 	return s, nil
+}
+
+// pathProven reports whether the target is registered and healthy in an AZ
+// the load balancer covers, with health checks on the traffic port: then the
+// load balancer demonstrably reaches the instance on that port, and the
+// security groups need not be read (a steady-state replay stays cheap).
+func pathProven(s state.State) bool {
+	if s.LoadBalancer.IsClassic() || s.LoadBalancer.SubnetIn(s.Instance.AZ) == "" {
+		return false
+	}
+	hc := s.Target.HealthCheckPort
+	if hc != "" && hc != "traffic-port" && hc != fmt.Sprint(s.TrafficPort()) {
+		return false
+	}
+	for _, r := range s.Target.Registrations {
+		if r.ID == s.TargetID() && r.Port == s.TrafficPort() && r.State == "healthy" {
+			return true
+		}
+	}
+	return false
 }
 
 // groups reads the instance's and the load balancer's security groups in one call.
@@ -157,6 +201,12 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 		return nil
 	}
 	var err error
+	if s.PathProven {
+		if s.InstanceGroups, s.LBGroups, err = o.groups(ctx, s.Instance.SecurityGroups, s.LoadBalancer.SecurityGroups); err != nil {
+			return err
+		}
+		s.PathProven = false
+	}
 	if s.Network == nil {
 		if s.Network, err = o.Network(ctx, s.Instance.VPC, true); err != nil {
 			return err

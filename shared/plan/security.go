@@ -44,6 +44,10 @@ type need struct {
 // a rule goes on the instance's first group, marked as elbattach's by its
 // description. Adding never passes the group's rule quota.
 func planIngress(p *Plan, s state.State, cfg config.Config, added netip.Prefix) error {
+	if s.PathProven {
+		p.note("target healthy on tcp/%d: the load balancer reaches the instance (security groups not read)", s.TrafficPort())
+		return nil
+	}
 	if len(s.Instance.SecurityGroups) == 0 {
 		return fmt.Errorf("%w: instance %s", ErrNoGroups, s.Instance.ID)
 	}
@@ -143,7 +147,7 @@ func nlbNodeCIDRs(s state.State, added netip.Prefix) []netip.Prefix {
 // it already).
 func planEgress(p *Plan, s state.State) error {
 	lb := s.LoadBalancer
-	if len(lb.SecurityGroups) == 0 || len(s.LBGroups) == 0 {
+	if s.PathProven || len(lb.SecurityGroups) == 0 || len(s.LBGroups) == 0 {
 		return nil
 	}
 	dest := withAll(nil, s.Instance.SecurityGroups)

@@ -24,6 +24,9 @@ type State struct {
 	// network (always), its network ACLs and the listener ports. Observe
 	// reads them when a plan has changes to make, and for diagnose.
 	Full bool `json:"full,omitempty"`
+	// PathProven is true when the target is healthy on the traffic port in
+	// a covered AZ, so the security groups were not read (see observe).
+	PathProven bool `json:"path-proven,omitempty"`
 }
 
 // Instance is an EC2 instance.

@@ -1,0 +1,43 @@
+package e2e
+
+import (
+	"testing"
+)
+
+func total(calls map[string]int) int {
+	n := 0
+	for _, v := range calls {
+		n += v
+	}
+	return n
+}
+
+// TestCallBudget counts the AWS calls one event costs, as the function
+// reports them (an SDK middleware counts every attempt).
+func TestCallBudget(t *testing.T) {
+	t.Parallel()
+	s := newScenario(t, nil)
+	fn := function(t, StateFn)
+	event := sample(t, "instance-running.json", s.inst.ID)
+	first, ferr := invoke(t, fn, event)
+	if ferr != nil {
+		t.Fatal(ferr)
+	}
+	cold, _ := invoke(t, function(t, StateFn), event) // a new container
+	invoke(t, fn, event)                              // the first run changed the target: its container read it afresh
+	warm, _ := invoke(t, fn, event)
+	t.Logf("first attach in a new AZ: %d calls %v", total(first.Calls), first.Calls)
+	t.Logf("steady state, warm container: %d calls %v", total(warm.Calls), warm.Calls)
+	t.Logf("steady state, cold container: %d calls %v", total(cold.Calls), cold.Calls)
+	if n := total(warm.Calls); n > 3 {
+		t.Errorf("warm steady state: %d calls, budget 3", n)
+	}
+	if n := total(cold.Calls); n > 5 {
+		t.Errorf("cold steady state: %d calls, budget 5", n)
+	}
+	untagged := newScenario(t, func(o *options) { o.noTag = true })
+	r, ferr := invoke(t, fn, sample(t, "instance-running.json", untagged.inst.ID))
+	if ferr != nil || r.Skipped == "" || total(r.Calls) != 1 {
+		t.Errorf("untagged launch: %d calls %v, skipped %q, error %v", total(r.Calls), r.Calls, r.Skipped, ferr)
+	}
+}

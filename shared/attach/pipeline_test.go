@@ -1,0 +1,210 @@
+package attach_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/elbattach/elbattach/shared/apply"
+	"github.com/elbattach/elbattach/shared/attach"
+	"github.com/elbattach/elbattach/shared/awsclient"
+	"github.com/elbattach/elbattach/shared/config"
+	"github.com/elbattach/elbattach/shared/event"
+	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/observe"
+)
+
+var (
+	_ observe.EC2        = (*fakeaws.EC2)(nil)
+	_ observe.ELBv2      = (*fakeaws.ELBv2)(nil)
+	_ observe.ClassicELB = (*fakeaws.ClassicELB)(nil)
+	_ apply.EC2          = (*fakeaws.EC2)(nil)
+	_ apply.ELBv2        = (*fakeaws.ELBv2)(nil)
+	_ apply.ClassicELB   = (*fakeaws.ClassicELB)(nil)
+)
+
+var ctx = context.Background()
+
+// pipeline is one function instance on w (each concurrent run gets its own,
+// as each Lambda container builds its own).
+func pipeline(w *fakeaws.World, settle time.Duration) *attach.Pipeline {
+	return &attach.Pipeline{
+		Config:   config.Default(),
+		Region:   fakeaws.Region,
+		Observer: &observe.Observer{EC2: w.EC2(), ELB: w.ELBv2(), CLB: w.ClassicELB(), InstanceNotFoundAttempts: 1},
+		Applier:  &apply.Applier{EC2: w.EC2(), ELB: w.ELBv2(), CLB: w.ClassicELB(), Settle: settle},
+		Log:      slog.New(slog.DiscardHandler),
+	}
+}
+
+func attachRun(t *testing.T, w *fakeaws.World, id string, dryRun bool) attach.Report {
+	t.Helper()
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, DryRun: dryRun, Origin: "aws.ec2 running"})
+	if err != nil {
+		t.Fatalf("run: %v\nreport: %+v", err, r)
+	}
+	return r
+}
+
+func wantCalls(t *testing.T, w *fakeaws.World, want ...string) {
+	t.Helper()
+	if diff := cmp.Diff(want, w.Calls()); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+// Call lists of one attach.
+var (
+	newAZCalls = []string{
+		"ec2.DescribeInstances",
+		// observe: the target, its registration, the groups, the network (the AZ is new)
+		"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth",
+		"ec2.DescribeSecurityGroups", "ec2.DescribeVpcs", "ec2.DescribeSubnets", "ec2.DescribeRouteTables",
+		// complete: there is something to change
+		"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners",
+		// apply
+		"ec2.CreateSubnet", "ec2.AssociateRouteTable",
+		"elbv2.DescribeLoadBalancers", "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers",
+		"ec2.AuthorizeSecurityGroupIngress", "elbv2.RegisterTargets",
+		// verify
+		"elbv2.DescribeTargetHealth",
+	}
+	steadyCalls = []string{"ec2.DescribeInstances",
+		"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth"}
+)
+
+// TestAttachTwice: the first run makes the five changes, the second none.
+func TestAttachTwice(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance("us-east-1c", "web")
+	r := attachRun(t, w, id, false)
+	wantCalls(t, w, newAZCalls...)
+	sub := w.LBZones(site.LB)["us-east-1c"]
+	want := []string{
+		"+ create subnet 10.0.0.64/27 in us-east-1c of " + site.VPC + " (Name=elbattach-public-us-east-1c)",
+		"+ associate subnet " + sub + " with public route table " + site.PublicRT,
+		"~ add subnet " + sub + " (us-east-1c) to application load balancer " + site.LB,
+		"+ allow tcp/80 into " + site.AppGroup + " from " + site.LBGroup,
+		"+ register " + id + " on port 80 in " + site.TG,
+	}
+	if diff := cmp.Diff(want, r.Changes); diff != "" {
+		t.Errorf("first run (-want +got):\n%s", diff)
+	}
+	if len(r.Warnings) != 0 {
+		t.Errorf("warnings: %q", r.Warnings)
+	}
+	if w.Subnet(sub).CIDR != "10.0.0.64/27" || w.RouteTableOf(sub) != site.PublicRT {
+		t.Errorf("new subnet %+v in %s", w.Subnet(sub), w.RouteTableOf(sub))
+	}
+
+	w.ResetCalls()
+	w.SetTargetHealth(site.TG, id, 80, "healthy", "") // the health checks passed
+	before := w.Dump()
+	r = attachRun(t, w, id, false)
+	if len(r.Changes) != 0 || w.Dump() != before {
+		t.Errorf("second run changed %q", r.Changes)
+	}
+	wantCalls(t, w, steadyCalls...)
+}
+
+// TestDryRun: a dry run reports the plan, calls nothing that changes
+// anything, and leaves the world as it was.
+func TestDryRun(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance("us-east-1c", "web")
+	before := w.Dump()
+	r := attachRun(t, w, id, true)
+	if w.Dump() != before {
+		t.Error("the world changed")
+	}
+	for _, op := range w.Calls() {
+		if fakeaws.Mutating(op) {
+			t.Errorf("dry run called %s", op)
+		}
+	}
+	if !r.DryRun || len(r.Changes) != 5 || !strings.Contains(r.Changes[1], "<new-subnet>") || r.Targets[0].Plan == nil || len(r.Targets[0].Plan.Steps) != 5 {
+		t.Errorf("report: %+v", r)
+	}
+}
+
+// TestStaleRetry: another run creates the same block first (and has not
+// routed it yet), then another SetSubnets loses our update; each time the
+// run observes again and converges, adopting the other run's subnet.
+func TestStaleRetry(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance("us-east-1c", "web")
+	var winner string
+	var created, overwritten sync.Once
+	w.OnCall("ec2.CreateSubnet", func() {
+		created.Do(func() {
+			winner = w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.64/27", fakeaws.Managed(), fakeaws.Tag("Name", "elbattach-public-us-east-1c"))
+		})
+	})
+	w.AfterCall("elbv2.SetSubnets", func() {
+		overwritten.Do(func() { w.SetLBSubnets(site.LB, site.Public["us-east-1a"], site.Public["us-east-1b"]) })
+	})
+	r := attachRun(t, w, id, false)
+	if z := w.LBZones(site.LB); z["us-east-1c"] != winner || len(z) != 3 {
+		t.Errorf("load balancer AZs %v, want us-east-1c in %s", z, winner)
+	}
+	if n := len(w.Subnets(site.VPC)); n != 8 {
+		t.Errorf("%d subnets, want 8 (one new)", n)
+	}
+	counts := map[string]int{}
+	for _, c := range w.Calls() {
+		counts[c]++
+	}
+	if counts["ec2.CreateSubnet"] != 1 || counts["elbv2.SetSubnets"] != 2 || counts["ec2.DescribeSubnets"] != 3 {
+		t.Errorf("calls: %v (want one CreateSubnet, two SetSubnets, three rounds)", counts)
+	}
+	want := []string{
+		"+ associate subnet " + winner + " with public route table " + site.PublicRT,
+		"~ add subnet " + winner + " (us-east-1c) to application load balancer " + site.LB,
+		"+ allow tcp/80 into " + site.AppGroup + " from " + site.LBGroup,
+		"+ register " + id + " on port 80 in " + site.TG,
+	}
+	if diff := cmp.Diff(want, r.Changes); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}
+
+// TestHandler: a manual event through the handler.
+func TestHandler(t *testing.T) {
+	site := fakeaws.NewSite()
+	id := site.Instance("us-east-1a", "web")
+	site.W.AddIngress(site.AppGroup, fakeaws.TCP(80, site.LBGroup))
+	h := &attach.Handler{Kind: event.StateChange, Pipeline: pipeline(site.W, time.Millisecond), Calls: &awsclient.Counter{}}
+	raw, _ := json.Marshal(map[string]any{"instance-id": id, "action": "attach"})
+	r, err := h.Handle(ctx, raw)
+	if err != nil || len(r.Changes) != 1 || !strings.HasPrefix(r.Changes[0], "+ register "+id) {
+		t.Errorf("report %+v, err %v", r, err)
+	}
+	if _, err := h.Handle(ctx, json.RawMessage(`{"instance-id": "i-0123456789abcdef0", "action": "attach"}`)); !strings.Contains(err.Error(), "not found") {
+		t.Errorf("unknown instance: %v", err)
+	}
+}
+
+// TestDetach: a stop deregisters the instance and leaves the subnet and rule.
+func TestDetach(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance("us-east-1c", "web")
+	attachRun(t, w, id, false)
+	w.SetInstanceState(id, "stopped")
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.ec2 stopped"})
+	if err != nil || !cmp.Equal(r.Changes, []string{"- deregister " + id + " from port 80 of " + site.TG}) {
+		t.Errorf("detach: %q, %v", r.Changes, err)
+	}
+	if len(w.TargetGroup(site.TG).Targets) != 0 || len(w.SecurityGroup(site.AppGroup).Ingress) != 1 || len(w.LBZones(site.LB)) != 3 {
+		t.Errorf("after detach:\n%s", w.Dump())
+	}
+}
