@@ -10,7 +10,7 @@ LDFLAGS    := -s -w
 GOFLAGS_FN := -tags lambda.norpc -trimpath -ldflags='$(LDFLAGS)'
 STACK      ?= elbattach
 
-.PHONY: all build build-local test unit e2e lint demo bench deploy deps clean
+.PHONY: all build build-local test unit e2e lint demo bench deploy deploy-sample vulncheck deps clean
 
 all: build
 
@@ -36,6 +36,7 @@ lint: deps
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	infra/template_test.sh
+	infra/deploy_test.sh
 
 ## unit: the Go tests that need no local AWS.
 unit:
@@ -54,13 +55,14 @@ bench: deps build-local
 	@mkdir -p $(BUILD)
 	BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local $(GO) test -run '^$$' -bench . -benchmem -count 1 ./... | tee $(BUILD)/bench.txt
 
-## deploy: build for arm64 and deploy template.yaml (SAM CLI when present).
+## deploy: build for arm64 and deploy template.yaml (SAM CLI when present, else awscli with S3_BUCKET).
+## Parameters from the environment: TAG_KEY, ALLOWED_TARGETS, PUBLIC_SUBNET_PREFIX, NLB_CLIENT_CIDRS, DRY_RUN, ...
 deploy: build
-	@if command -v sam >/dev/null; then \
-	  sam deploy --template-file template.yaml --stack-name $(STACK) --capabilities CAPABILITY_IAM --resolve-s3 $(DEPLOY_ARGS); \
-	else \
-	  echo "sam not found: install the AWS SAM CLI, or package with 'aws cloudformation package' (see README)"; exit 1; \
-	fi
+	STACK=$(STACK) BUILD_DIR=$(BUILD) infra/scripts/deploy.sh
+
+## deploy-sample: the sample stack (VPC, ALB, NLB, NAT, Auto Scaling group with hooks) to try elbattach in a sandbox.
+deploy-sample:
+	STACK=$(STACK) infra/scripts/deploy.sh sample
 
 clean:
 	rm -rf $(BUILD)

@@ -16,18 +16,20 @@ import (
 	"github.com/elbattach/elbattach/shared/apply"
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/outcome"
 )
 
 // clientInterfaces are every AWS interface the code calls through, with the
 // IAM service prefix of its calls. The code reaches AWS only through these.
 var clientInterfaces = map[reflect.Type]string{
-	reflect.TypeFor[observe.EC2]():        "ec2",
-	reflect.TypeFor[observe.ELBv2]():      "elasticloadbalancing",
-	reflect.TypeFor[observe.ClassicELB](): "elasticloadbalancing",
-	reflect.TypeFor[apply.EC2]():          "ec2",
-	reflect.TypeFor[apply.ELBv2]():        "elasticloadbalancing",
-	reflect.TypeFor[apply.ClassicELB]():   "elasticloadbalancing",
+	reflect.TypeFor[observe.EC2]():         "ec2",
+	reflect.TypeFor[observe.ELBv2]():       "elasticloadbalancing",
+	reflect.TypeFor[observe.ClassicELB]():  "elasticloadbalancing",
+	reflect.TypeFor[apply.EC2]():           "ec2",
+	reflect.TypeFor[apply.ELBv2]():         "elasticloadbalancing",
+	reflect.TypeFor[apply.ClassicELB]():    "elasticloadbalancing",
 	reflect.TypeFor[attach.AutoScaling]():  "autoscaling",
+	reflect.TypeFor[outcome.EventBridge](): "events",
 }
 
 // implied are the actions AWS authorizes as part of another call: tagging
@@ -119,7 +121,7 @@ func record(calls map[string]int) {
 
 // iamServices maps the SDK's service IDs to IAM prefixes.
 var iamServices = map[string]string{"EC2": "ec2", "Elastic Load Balancing v2": "elasticloadbalancing",
-	"Elastic Load Balancing": "elasticloadbalancing", "Auto Scaling": "autoscaling"}
+	"Elastic Load Balancing": "elasticloadbalancing", "Auto Scaling": "autoscaling", "EventBridge": "events"}
 
 // recordedNotGranted lists the recorded operations the template does not grant.
 func recordedNotGranted(granted []string) []string {

@@ -4,19 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/elbattach/elbattach/shared/apply"
 	"github.com/elbattach/elbattach/shared/awsclient"
 	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/outcome"
 )
 
 // Handler is a Lambda handler for one kind of EventBridge event (and manual
@@ -25,6 +29,12 @@ type Handler struct {
 	Kind     event.Kind
 	Pipeline *Pipeline
 	Calls    *awsclient.Counter
+	// Events receives the outcome events (nil: none are sent).
+	Events outcome.EventBridge
+	// Metrics receives one EMF line per invocation (nil: none).
+	Metrics io.Writer
+	// Name is the function's name, the metrics' dimension.
+	Name string
 }
 
 // New reads the configuration from the environment and builds the clients.
@@ -40,7 +50,11 @@ func New(ctx context.Context, kind event.Kind) (*Handler, error) {
 		return nil, err
 	}
 	ec2c, elbc, clbc := ec2.NewFromConfig(awsCfg), elbv2.NewFromConfig(awsCfg), elb.NewFromConfig(awsCfg)
-	return &Handler{Kind: kind, Calls: calls, Pipeline: &Pipeline{
+	name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
+	if name == "" {
+		name = fmt.Sprintf("elbattach-%d", kind)
+	}
+	return &Handler{Kind: kind, Calls: calls, Events: eventbridge.NewFromConfig(awsCfg), Metrics: os.Stdout, Name: name, Pipeline: &Pipeline{
 		Config:      cfg,
 		Region:      awsCfg.Region,
 		Observer:    &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc, TTL: observe.TargetTTL},
@@ -52,16 +66,61 @@ func New(ctx context.Context, kind event.Kind) (*Handler, error) {
 
 // Handle decodes one event and runs it.
 func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, error) {
-	before := h.Calls.Snapshot()
+	start, before := time.Now(), h.Calls.Snapshot()
 	t, err := event.Parse(raw, h.Kind, h.Pipeline.Config.TagKey)
 	if err != nil {
 		h.Pipeline.Log.Error("bad event", "error", err.Error(), "event", truncate(raw, 2048))
+		h.metrics(Report{}, err, time.Since(start))
 		return Report{Changes: []string{}, Warnings: []string{}, Error: err.Error()}, err
 	}
 	r, err := h.Pipeline.Run(ctx, t)
+	h.announce(ctx, t, r, err)
+	h.metrics(r, err, time.Since(start))
 	r.Calls = awsclient.Diff(before, h.Calls.Snapshot())
 	h.Pipeline.LogReport(r, err)
 	return r, err
+}
+
+// announce puts the outcome event of a run that changed something, failed,
+// or completed a lifecycle action. Failing to announce does not fail the run.
+func (h *Handler) announce(ctx context.Context, t event.Trigger, r Report, err error) {
+	if h.Events == nil || r.DryRun || (len(r.Changes) == 0 && err == nil && r.Error == "" && r.Lifecycle == nil) {
+		return
+	}
+	detailType := outcome.Attached
+	switch {
+	case t.Action == event.Detach && (err != nil || r.Error != ""):
+		detailType = outcome.DetachFailed
+	case t.Action == event.Detach:
+		detailType = outcome.Detached
+	case err != nil || r.Error != "":
+		detailType = outcome.AttachFailed
+	}
+	arn := ""
+	if t.Region != "" && t.Account != "" {
+		arn = fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", t.Region, t.Account, t.InstanceID)
+	}
+	if perr := outcome.Put(ctx, h.Events, detailType, arn, r); perr != nil {
+		h.Pipeline.Log.Warn("outcome event not sent", "instance", t.InstanceID, "error", perr.Error())
+	}
+}
+
+// metrics writes the run's EMF line.
+func (h *Handler) metrics(r Report, err error, d time.Duration) {
+	if h.Metrics == nil {
+		return
+	}
+	c := outcome.CountChanges(r.Changes)
+	if r.DryRun {
+		c = outcome.Counts{}
+	}
+	if err != nil || r.Error != "" {
+		c.Failures = 1
+	}
+	c.Duration = d
+	if werr := outcome.WriteEMF(h.Metrics, h.Name, c, time.Now()); werr != nil {
+		h.Pipeline.Log.Warn("metrics not written", "error", werr.Error())
+	}
 }
 
 func truncate(b []byte, n int) string {
