@@ -3,7 +3,7 @@
 
 SHELL      := /bin/bash
 GO         ?= go
-FUNCTIONS  := instance-state tag-change lifecycle
+FUNCTIONS  := instance-state tag-change lifecycle reconcile
 BUILD      := build
 ARCH       ?= arm64
 LDFLAGS    := -s -w

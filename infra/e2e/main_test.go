@@ -30,9 +30,10 @@ const (
 	StateFn     = "instance-state"
 	TagFn       = "tag-change"
 	LifecycleFn = "lifecycle"
+	ReconcileFn = "reconcile"
 )
 
-var logicalID = map[string]string{StateFn: "InstanceStateFunction", TagFn: "TagChangeFunction", LifecycleFn: "LifecycleFunction"}
+var logicalID = map[string]string{StateFn: "InstanceStateFunction", TagFn: "TagChangeFunction", LifecycleFn: "LifecycleFunction", ReconcileFn: "ReconcileFunction"}
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -50,7 +51,7 @@ func run(m *testing.M) int {
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	for _, fn := range []string{StateFn, TagFn, LifecycleFn} {
+	for _, fn := range []string{StateFn, TagFn, LifecycleFn, ReconcileFn} {
 		if bootstraps[fn], err = build(ctx, dir, fn); err != nil {
 			return fail(err)
 		}

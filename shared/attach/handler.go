@@ -81,6 +81,20 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Report, erro
 	return r, err
 }
 
+// HandleSweep runs a reconcile: a scheduled event or {"action": "reconcile"}.
+func (h *Handler) HandleSweep(ctx context.Context, raw json.RawMessage) (ReconcileReport, error) {
+	start := time.Now()
+	t, err := event.Parse(raw, event.Sweep, h.Pipeline.Config.TagKey)
+	if err != nil {
+		return ReconcileReport{Changes: []string{}, Warnings: []string{}}, err
+	}
+	rr, err := h.Pipeline.Reconcile(ctx, h.Pipeline.Config.ReconcileMax, t.DryRun)
+	h.metrics(Report{Changes: rr.Changes, DryRun: rr.DryRun}, err, time.Since(start))
+	h.Pipeline.Log.Info("elbattach reconcile done", "instances", rr.Instances, "truncated", rr.Truncated,
+		"changes", rr.Changes, "warnings", rr.Warnings, "failures", rr.Failures)
+	return rr, err
+}
+
 // announce puts the outcome event of a run that changed something, failed,
 // or completed a lifecycle action. Failing to announce does not fail the run.
 func (h *Handler) announce(ctx context.Context, t event.Trigger, r Report, err error) {

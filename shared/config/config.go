@@ -50,6 +50,9 @@ type Config struct {
 	// Heartbeat is how often a long drain records a lifecycle heartbeat
 	// (LIFECYCLE_HEARTBEAT_SECONDS).
 	Heartbeat time.Duration
+	// ReconcileMax bounds the instances one reconcile run attaches
+	// (RECONCILE_MAX).
+	ReconcileMax int
 }
 
 // Default returns the configuration with every variable unset.
@@ -64,7 +67,8 @@ func Default() Config {
 		LifecycleOnFailure: "CONTINUE",
 		// A lifecycle hook's default heartbeat timeout is 3600 s, the
 		// smallest AWS allows 30 s; 30 s keeps any hook alive.
-		Heartbeat: 30 * time.Second,
+		Heartbeat:    30 * time.Second,
+		ReconcileMax: 100,
 	}
 }
 
@@ -130,6 +134,13 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 			return c, fmt.Errorf("LIFECYCLE_HEARTBEAT_SECONDS=%q: want 1 to 7200 seconds", v)
 		}
 		c.Heartbeat = time.Duration(n) * time.Second
+	}
+	if v, ok := get("RECONCILE_MAX"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			return c, fmt.Errorf("RECONCILE_MAX=%q: want 1 to 10000 instances", v)
+		}
+		c.ReconcileMax = n
 	}
 	if v, ok := get("LOG_LEVEL"); ok {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

@@ -45,6 +45,7 @@ func TestDefault(t *testing.T) {
 		LogLevel:           slog.LevelInfo,
 		LifecycleOnFailure: "CONTINUE",
 		Heartbeat:          30 * time.Second,
+		ReconcileMax:       100,
 	}
 	if diff := cmp.Diff(want, config.Default(), prefixCmp); diff != "" {
 		t.Errorf("Default() (-want +got):\n%s", diff)
@@ -56,7 +57,7 @@ func TestDefault(t *testing.T) {
 
 func TestFromEnv(t *testing.T) {
 	allVars := []string{"TAG_KEY", "ALLOWED_TARGETS", "PUBLIC_SUBNET_PREFIX", "NLB_CLIENT_CIDRS", "DRY_RUN", "FIX_NACLS", "LOG_LEVEL",
-		"WAIT_HEALTHY_SECONDS", "LIFECYCLE_ON_FAILURE", "LIFECYCLE_HEARTBEAT_SECONDS"}
+		"WAIT_HEALTHY_SECONDS", "LIFECYCLE_ON_FAILURE", "LIFECYCLE_HEARTBEAT_SECONDS", "RECONCILE_MAX"}
 	blank := func(v string) map[string]string {
 		m := map[string]string{}
 		for _, k := range allVars {
@@ -88,6 +89,7 @@ func TestFromEnv(t *testing.T) {
 			WaitHealthy:        30 * time.Second,
 			LifecycleOnFailure: "ABANDON",
 			Heartbeat:          time.Minute,
+			ReconcileMax:       100,
 			TagKey:             "team:lb",
 			AllowedTargets:     []string{"web-tg", tgARN},
 			SubnetPrefix:       24,
@@ -190,6 +192,7 @@ func TestFromEnvErrors(t *testing.T) {
 		{"wait healthy too long", "WAIT_HEALTHY_SECONDS", "900", `WAIT_HEALTHY_SECONDS="900"`},
 		{"lifecycle on failure", "LIFECYCLE_ON_FAILURE", "retry", `LIFECYCLE_ON_FAILURE="retry": want continue or abandon`},
 		{"heartbeat zero", "LIFECYCLE_HEARTBEAT_SECONDS", "0", `LIFECYCLE_HEARTBEAT_SECONDS="0"`},
+		{"reconcile max zero", "RECONCILE_MAX", "0", `RECONCILE_MAX="0": want 1 to 10000 instances`},
 
 		{"dry run maybe", "DRY_RUN", "maybe", `DRY_RUN="maybe": want true or false`},
 		{"dry run yes", "DRY_RUN", "yes", `DRY_RUN="yes": want true or false`},
@@ -238,7 +241,7 @@ func TestFromEnvReadsOnlyItsVariables(t *testing.T) {
 	}
 	want := map[string]bool{"TAG_KEY": true, "ALLOWED_TARGETS": true, "PUBLIC_SUBNET_PREFIX": true,
 		"NLB_CLIENT_CIDRS": true, "DRY_RUN": true, "FIX_NACLS": true, "LOG_LEVEL": true,
-		"WAIT_HEALTHY_SECONDS": true, "LIFECYCLE_ON_FAILURE": true, "LIFECYCLE_HEARTBEAT_SECONDS": true}
+		"WAIT_HEALTHY_SECONDS": true, "LIFECYCLE_ON_FAILURE": true, "LIFECYCLE_HEARTBEAT_SECONDS": true, "RECONCILE_MAX": true}
 	if diff := cmp.Diff(want, asked); diff != "" {
 		t.Errorf("variables read (-want +got):\n%s", diff)
 	}

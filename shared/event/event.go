@@ -23,6 +23,8 @@ const (
 	Attach   Action = "attach"
 	Detach   Action = "detach"
 	Diagnose Action = "diagnose"
+	// Reconcile sweeps every tagged instance and every managed target.
+	Reconcile Action = "reconcile"
 	// Ignore means the event is well-formed but asks for nothing (a state
 	// elbattach does not act on, say). Trigger.Reason says why.
 	Ignore Action = "ignore"
@@ -33,6 +35,8 @@ const (
 	SourceEC2         = "aws.ec2"
 	SourceTag         = "aws.tag"
 	SourceAutoScaling = "aws.autoscaling"
+	SourceSchedule    = "aws.events"
+	DetailScheduled   = "Scheduled Event"
 	DetailStateChange = "EC2 Instance State-change Notification"
 	DetailTagChange   = "Tag Change on Resource"
 	DetailLaunch      = "EC2 Instance-launch Lifecycle Action"
@@ -127,6 +131,7 @@ const (
 	StateChange Kind = iota
 	TagChange
 	LifecycleAction
+	Sweep
 )
 
 // Parse decodes raw for a handler of the given kind. tagKey is the instance
@@ -143,6 +148,9 @@ func Parse(raw []byte, kind Kind, tagKey string) (Trigger, error) {
 	_, hasSource := probe["source"]
 	_, hasDetailType := probe["detail-type"]
 	if !hasSource && !hasDetailType {
+		if kind == Sweep {
+			return parseManualSweep(raw)
+		}
 		return parseManual(raw)
 	}
 	var env Envelope
@@ -156,6 +164,8 @@ func Parse(raw []byte, kind Kind, tagKey string) (Trigger, error) {
 		return parseTagChange(env, tagKey)
 	case kind == LifecycleAction && env.Source == SourceAutoScaling && (env.DetailType == DetailLaunch || env.DetailType == DetailTerminate):
 		return parseLifecycle(env)
+	case kind == Sweep && env.Source == SourceSchedule && env.DetailType == DetailScheduled:
+		return Trigger{Action: Reconcile, Origin: "schedule", Region: env.Region, Account: env.Account}, nil
 	}
 	want := fmt.Sprintf("source %q, detail-type %q", SourceEC2, DetailStateChange)
 	switch kind {
@@ -163,6 +173,8 @@ func Parse(raw []byte, kind Kind, tagKey string) (Trigger, error) {
 		want = fmt.Sprintf("source %q, detail-type %q", SourceTag, DetailTagChange)
 	case LifecycleAction:
 		want = fmt.Sprintf("source %q, detail-type %q or %q", SourceAutoScaling, DetailLaunch, DetailTerminate)
+	case Sweep:
+		want = fmt.Sprintf("source %q, detail-type %q", SourceSchedule, DetailScheduled)
 	}
 	return Trigger{}, fmt.Errorf("%w: source %q, detail-type %q; this function takes %s or a manual event",
 		ErrForeign, env.Source, env.DetailType, want)
@@ -186,6 +198,20 @@ func parseManual(raw []byte) (Trigger, error) {
 		return Trigger{}, fmt.Errorf("%w: unknown action %q (want attach, detach or diagnose)", ErrMalformed, m.Action)
 	}
 	return Trigger{InstanceID: m.InstanceID, Action: m.Action, DryRun: m.DryRun, Origin: "manual"}, nil
+}
+
+// parseManualSweep decodes {"action": "reconcile", "dry-run": false}.
+func parseManualSweep(raw []byte) (Trigger, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var m struct {
+		Action Action `json:"action"`
+		DryRun bool   `json:"dry-run"`
+	}
+	if err := dec.Decode(&m); err != nil || m.Action != Reconcile {
+		return Trigger{}, fmt.Errorf("%w: want {\"action\": \"reconcile\", \"dry-run\": false}", ErrMalformed)
+	}
+	return Trigger{Action: Reconcile, DryRun: m.DryRun, Origin: "manual"}, nil
 }
 
 func parseStateChange(env Envelope) (Trigger, error) {

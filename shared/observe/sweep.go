@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -58,7 +60,24 @@ type Managed struct {
 // the target tag was removed, when the tag no longer says where the instance
 // was. Target groups are described by pages and tagged in batches of 20.
 func (o *Observer) ManagedTargets(ctx context.Context, in state.Instance, cfg config.Config) ([]Managed, error) {
+	groups, err := o.ManagedGroups(ctx, in.VPC, cfg)
+	if err != nil {
+		return nil, err
+	}
 	var found []Managed
+	for _, t := range groups {
+		if registeredIn(t, in) {
+			found = append(found, Managed{Target: t})
+		}
+	}
+	classic, err := o.managedClassic(ctx, in, cfg)
+	return append(found, classic...), err
+}
+
+// ManagedGroups returns the target groups elbattach manages (of one VPC, or
+// of all with vpc ""), each with all its registrations.
+func (o *Observer) ManagedGroups(ctx context.Context, vpc string, cfg config.Config) ([]state.Target, error) {
+	var out []state.Target
 	pages := elbv2.NewDescribeTargetGroupsPaginator(o.ELB, &elbv2.DescribeTargetGroupsInput{})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -67,11 +86,12 @@ func (o *Observer) ManagedTargets(ctx context.Context, in state.Instance, cfg co
 		}
 		var cands []state.Target
 		for _, tg := range page.TargetGroups {
-			if aws.ToString(tg.VpcId) != in.VPC {
+			if vpc != "" && aws.ToString(tg.VpcId) != vpc {
 				continue
 			}
 			cands = append(cands, state.Target{Name: aws.ToString(tg.TargetGroupName), ARN: aws.ToString(tg.TargetGroupArn),
-				TargetType: string(tg.TargetType), Port: aws.ToInt32(tg.Port), Ref: state.Ref{Raw: aws.ToString(tg.TargetGroupName)}})
+				TargetType: string(tg.TargetType), Port: aws.ToInt32(tg.Port), VPC: aws.ToString(tg.VpcId),
+				Ref: state.Ref{Raw: aws.ToString(tg.TargetGroupName), Name: aws.ToString(tg.TargetGroupName)}})
 		}
 		for start := 0; start < len(cands); start += 20 {
 			batch := cands[start:min(start+20, len(cands))]
@@ -85,14 +105,54 @@ func (o *Observer) ManagedTargets(ctx context.Context, in state.Instance, cfg co
 				if t.Registrations, err = o.Registered(ctx, t.ARN); err != nil {
 					return nil, err
 				}
-				if registeredIn(t, in) {
-					found = append(found, Managed{Target: t})
-				}
+				out = append(out, t)
 			}
 		}
 	}
-	classic, err := o.managedClassic(ctx, in, cfg)
-	return append(found, classic...), err
+	return out, nil
+}
+
+// TaggedInstances lists up to max running instances that carry tagKey.
+func (o *Observer) TaggedInstances(ctx context.Context, tagKey string, max int) ([]state.Instance, bool, error) {
+	var out []state.Instance
+	pages := ec2.NewDescribeInstancesPaginator(o.EC2, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag-key"), Values: []string{tagKey}},
+		{Name: aws.String("instance-state-name"), Values: []string{"running"}},
+	}})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("listing tagged instances, %w", err)
+		}
+		for _, r := range page.Reservations {
+			for _, i := range r.Instances {
+				if len(out) == max {
+					return out, true, nil
+				}
+				out = append(out, instanceOf(i))
+			}
+		}
+	}
+	return out, false, nil
+}
+
+// InstanceStates reads the state of instances by ID ("" for unknown ones).
+func (o *Observer) InstanceStates(ctx context.Context, ids []string) (map[string]string, error) {
+	states := map[string]string{}
+	for start := 0; start < len(ids); start += 100 {
+		batch := ids[start:min(start+100, len(ids))]
+		out, err := o.EC2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+			{Name: aws.String("instance-id"), Values: batch}}})
+		if err != nil {
+			return nil, fmt.Errorf("describing instances, %w", err)
+		}
+		for _, r := range out.Reservations {
+			for _, i := range r.Instances {
+				states[aws.ToString(i.InstanceId)] = string(i.State.Name)
+			}
+		}
+	}
+	return states, nil
 }
 
 func (o *Observer) tagAllowed(ctx context.Context, batch []state.Target) error {
