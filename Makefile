@@ -64,5 +64,9 @@ deploy: build
 deploy-sample:
 	STACK=$(STACK) infra/scripts/deploy.sh sample
 
+## vulncheck: govulncheck ./... against the Go vulnerability database, fetched as a Go module (no other network).
+vulncheck:
+	infra/scripts/vulncheck.sh
+
 clean:
 	rm -rf $(BUILD)
