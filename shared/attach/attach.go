@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/elbattach/elbattach/shared/apply"
@@ -187,8 +188,20 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		if err != nil {
 			return tr, err
 		}
-		return tr, p.verify(ctx, s, pl, &tr)
+		err = p.verify(ctx, s, pl, &tr)
+		if errors.Is(err, ErrNotInUse) && addsSubnet(pl) && round < maxRounds {
+			// The AZ this run added (or found added) was dropped by a
+			// concurrent SetSubnets that started from an older list.
+			p.Observer.Forget(ref)
+			p.Log.Info("target not in use after adding its AZ; observing again", "instance", in.ID, "target", ref.Raw, "round", round)
+			continue
+		}
+		return tr, err
 	}
+}
+
+func addsSubnet(pl plan.Plan) bool {
+	return slices.ContainsFunc(pl.Steps, func(st plan.Step) bool { return st.Op == plan.AddSubnet })
 }
 
 // detachOne deregisters the instance from one target its tag names.

@@ -1,0 +1,275 @@
+package observe_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+var (
+	_ observe.EC2        = (*fakeaws.EC2)(nil)
+	_ observe.ELBv2      = (*fakeaws.ELBv2)(nil)
+	_ observe.ClassicELB = (*fakeaws.ClassicELB)(nil)
+)
+
+var ctx = context.Background()
+
+func observer(w *fakeaws.World) *observe.Observer {
+	return &observe.Observer{EC2: w.EC2(), ELB: w.ELBv2(), CLB: w.ClassicELB(), InstanceNotFoundAttempts: 1}
+}
+
+func ref(t *testing.T, raw string) state.Ref {
+	t.Helper()
+	refs, err := state.ParseRefs(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return refs[0]
+}
+
+// observeCalls reads the instance, forgets that call, observes it for raw
+// and returns the state and the calls Observe made.
+func observeCalls(t *testing.T, w *fakeaws.World, id, raw string, full bool) (state.State, []string) {
+	t.Helper()
+	o := observer(w)
+	in, err := o.Instance(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.ResetCalls()
+	s, err := o.Observe(ctx, in, ref(t, raw), full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, w.Calls()
+}
+
+// regs prints registrations as "id port state reason".
+func regs(rs []state.Registration) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, fmt.Sprintf("%s %d %s %s", r.ID, r.Port, r.State, r.Reason))
+	}
+	return out
+}
+
+func wantCalls(t *testing.T, got []string, want ...string) {
+	t.Helper()
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+}
+
+var (
+	healthy = []string{"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth"}
+	minimal = append(append([]string{}, healthy...), "ec2.DescribeSecurityGroups")
+	network = []string{"ec2.DescribeVpcs", "ec2.DescribeSubnets", "ec2.DescribeRouteTables"}
+)
+
+// TestSteadyState: the AZ is covered, the rule is there, the instance is
+// registered; Observe reads no network. While the target is not yet healthy
+// it reads the security groups too; once it is healthy on the traffic port,
+// the load balancer demonstrably reaches it and the groups are not read.
+func TestSteadyState(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance("us-east-1a", "web")
+	w.AddIngress(site.AppGroup, fakeaws.TCP(80, site.LBGroup))
+	w.Register(site.TG, id, 0)
+	w.SetTargetHealth(site.TG, id, 80, "initial", "Elb.RegistrationInProgress")
+
+	s, calls := observeCalls(t, w, id, "web", false)
+	wantCalls(t, calls, minimal...)
+	if s.Network != nil || s.Full {
+		t.Errorf("network read in steady state: %+v", s.Network)
+	}
+	if got, want := regs(s.Target.Registrations), []string{id + " 80 initial Elb.RegistrationInProgress"}; !cmp.Equal(got, want) {
+		t.Errorf("registrations %q, want %q", got, want)
+	}
+	s.Target.Registrations = nil
+	want := state.Target{Ref: ref(t, "web"), Name: "web", ARN: site.TG, Protocol: "HTTP", Port: 80, TargetType: "instance",
+		HealthCheckPort: "traffic-port", VPC: site.VPC, AllowTag: true}
+	if diff := cmp.Diff(want, s.Target); diff != "" {
+		t.Errorf("target (-want +got):\n%s", diff)
+	}
+	wantLB := state.LoadBalancer{ARN: site.LB, Name: "web-alb", Type: "application", Scheme: "internet-facing", VPC: site.VPC,
+		SecurityGroups: []string{site.LBGroup}, Subnets: []state.LBSubnet{
+			{ID: site.Public["us-east-1a"], AZ: "us-east-1a"}, {ID: site.Public["us-east-1b"], AZ: "us-east-1b"}}}
+	if diff := cmp.Diff(wantLB, s.LoadBalancer); diff != "" {
+		t.Errorf("load balancer (-want +got):\n%s", diff)
+	}
+	if len(s.InstanceGroups) != 1 || len(s.InstanceGroups[0].Ingress) != 1 || s.InstanceGroups[0].Ingress[0].SourceGroup != site.LBGroup {
+		t.Errorf("instance groups: %+v", s.InstanceGroups)
+	}
+	if len(s.LBGroups) != 1 || s.LBGroups[0].Egress[0].Protocol != "-1" {
+		t.Errorf("load balancer groups: %+v", s.LBGroups)
+	}
+
+	w.SetTargetHealth(site.TG, id, 80, "healthy", "")
+	s, calls = observeCalls(t, w, id, "web", false)
+	wantCalls(t, calls, healthy...)
+	if len(s.InstanceGroups) != 0 || s.Network != nil {
+		t.Errorf("healthy target: groups %v, network %v read", s.InstanceGroups, s.Network)
+	}
+}
+
+// TestNewAZ: the load balancer lacks the instance's AZ, so the network is
+// read; the route tables name the internet gateway, so it is not looked up.
+func TestNewAZ(t *testing.T) {
+	site := fakeaws.NewSite()
+	id := site.Instance("us-east-1c", "web")
+	s, calls := observeCalls(t, site.W, id, "web", false)
+	wantCalls(t, calls, append(minimal, network...)...)
+	n := s.Network
+	if n == nil || n.IGW != site.IGW || len(n.Subnets) != 7 || len(n.RouteTables) != 3 || len(n.CIDRs) != 1 || n.NACLs != nil {
+		t.Fatalf("network: %+v", n)
+	}
+	if !n.IsPublic(site.Public["us-east-1a"]) || n.IsPublic(site.Private["us-east-1c"]) {
+		t.Error("public detection")
+	}
+	if sub, _ := n.Subnet(site.Public["us-east-1a"]); sub.FreeIPs != 27 || sub.Tags["Name"] != "public-a" {
+		t.Errorf("subnet: %+v", sub)
+	}
+	if r := s.Target.Registrations; len(r) != 1 || r[0].Reason != "Target.NotRegistered" {
+		t.Errorf("registrations: %+v", r)
+	}
+}
+
+// TestNoIGWRoute: no route table names an internet gateway, so it is
+// looked up by its attachment.
+func TestNoIGWRoute(t *testing.T) {
+	w := fakeaws.New()
+	vpc := w.AddVPC("10.0.0.0/16", fakeaws.WithIGW())
+	a, b := w.AddSubnet(vpc, "us-east-1a", "10.0.0.0/24"), w.AddSubnet(vpc, "us-east-1b", "10.0.1.0/24")
+	priv := w.AddSubnet(vpc, "us-east-1c", "10.0.2.0/24")
+	sg := w.AddSecurityGroup(vpc, "alb")
+	tg := w.AddTargetGroup(vpc, "web", 80, fakeaws.Allowed())
+	w.AddLoadBalancer("web", "application", fakeaws.Subnets(a, b), fakeaws.Groups(sg), fakeaws.Forward(80, tg))
+	id := w.AddInstance(priv, fakeaws.Groups(sg))
+	s, calls := observeCalls(t, w, id, "web", false)
+	wantCalls(t, calls, append(append(minimal, network...), "ec2.DescribeInternetGateways")...)
+	if s.Network.IGW != w.IGW(vpc) || s.Network.IsPublic(a) {
+		t.Errorf("network: %+v", s.Network)
+	}
+}
+
+// TestNLBWithoutGroups: an NLB without security groups needs the network
+// (the VPC's CIDRs, the nodes' subnets) even when it covers the AZ.
+func TestNLBWithoutGroups(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	tg := w.AddTargetGroup(site.VPC, "tcp", 80, fakeaws.Protocol("TCP"), fakeaws.Allowed())
+	w.AddLoadBalancer("nlb", "network", fakeaws.Subnets(site.Public["us-east-1a"]), fakeaws.Forward(80, tg))
+	id := site.Instance("us-east-1a", "tcp")
+	s, calls := observeCalls(t, w, id, "tcp", false)
+	wantCalls(t, calls, append(minimal, network...)...)
+	if s.Network == nil || len(s.LBGroups) != 0 || len(s.InstanceGroups) != 1 {
+		t.Errorf("state: network %v, groups %v / %v", s.Network, s.InstanceGroups, s.LBGroups)
+	}
+	if s.LoadBalancer.Type != "network" || s.LoadBalancer.SubnetIn("us-east-1a") == "" {
+		t.Errorf("load balancer: %+v", s.LoadBalancer)
+	}
+}
+
+// TestClassic: a Classic ELB is read with its tags, and always with the
+// network (its subnets' AZs come from there).
+func TestClassic(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	w.AddClassicLB("legacy", fakeaws.Subnets(site.Public["us-east-1a"], site.Public["us-east-1b"]), fakeaws.Groups(site.LBGroup),
+		fakeaws.ClassicPort(80, 8080), fakeaws.ClassicPort(443, 8443), fakeaws.HealthCheck("HTTP:8081/health"), fakeaws.Allowed())
+	id := site.Instance("us-east-1a", "classic/legacy")
+	w.RegisterClassic("legacy", id)
+	s, calls := observeCalls(t, w, id, "classic/legacy", false)
+	wantCalls(t, calls, append([]string{"elb.DescribeLoadBalancers", "elb.DescribeTags", "ec2.DescribeSecurityGroups"}, network...)...)
+	tg := s.Target
+	if !tg.AllowTag || tg.HealthCheckPort != "8081" || !cmp.Equal(tg.InstancePorts, []int32{8080, 8443}) || !cmp.Equal(tg.ListenerPorts, []int32{80, 443}) ||
+		len(tg.Registrations) != 1 || tg.Registrations[0].ID != id {
+		t.Errorf("target: %+v", tg)
+	}
+	if lb := s.LoadBalancer; lb.Type != "classic" || lb.SubnetIn("us-east-1b") != site.Public["us-east-1b"] {
+		t.Errorf("load balancer (AZs from the network): %+v", lb)
+	}
+}
+
+// TestComplete: Complete adds the network ACLs and the listener ports, and
+// reads the network itself only when Observe did not.
+func TestComplete(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	o := observer(w)
+	for _, tc := range []struct {
+		az   string
+		want []string
+	}{
+		{"us-east-1a", append(append([]string{}, network...), "ec2.DescribeNetworkAcls", "elbv2.DescribeListeners")},
+		{"us-east-1c", []string{"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners"}},
+	} {
+		s, _ := observeCalls(t, w, site.Instance(tc.az, "web"), "web", false)
+		w.ResetCalls()
+		if err := o.Complete(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+		wantCalls(t, w.Calls(), tc.want...)
+		if !s.Full || !cmp.Equal(s.Target.ListenerPorts, []int32{80}) || len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
+			t.Errorf("%s: completed state: full %v, listeners %v, network %+v", tc.az, s.Full, s.Target.ListenerPorts, s.Network)
+		}
+		if acl := s.Network.NACLs[0]; len(acl.Entries) != 4 || len(acl.Subnets) != 7 {
+			t.Errorf("default ACL: %+v", acl)
+		}
+		w.ResetCalls()
+		if err := o.Complete(ctx, &s); err != nil || len(w.Calls()) != 0 {
+			t.Errorf("Complete on a full state called %v (%v)", w.Calls(), err)
+		}
+	}
+	_, calls := observeCalls(t, w, site.Instance("us-east-1a", "web"), "web", true)
+	wantCalls(t, calls, append(append(append([]string{}, minimal...), network...), "ec2.DescribeNetworkAcls", "elbv2.DescribeListeners")...)
+}
+
+func TestNotFound(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	o := observer(w)
+	_, err := o.Instance(ctx, "i-0123456789abcdef0")
+	if !errors.Is(err, observe.ErrInstanceNotFound) {
+		t.Errorf("unknown instance: %v", err)
+	}
+	if n := w.Count("ec2.DescribeInstances"); n != 1 {
+		t.Errorf("DescribeInstances called %d times, want 1", n)
+	}
+	in, err := o.Instance(ctx, site.Instance("us-east-1a", "nope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Observe(ctx, in, ref(t, "nope"), false); !errors.Is(err, observe.ErrTargetNotFound) {
+		t.Errorf("unknown target group: %v", err)
+	}
+	if _, err := o.Observe(ctx, in, ref(t, "classic/nope"), false); !errors.Is(err, observe.ErrTargetNotFound) {
+		t.Errorf("unknown classic load balancer: %v", err)
+	}
+}
+
+// TestRegistrations: a target registered in an AZ the load balancer does not
+// cover is unused (Target.NotInUse), one not registered Target.NotRegistered.
+func TestRegistrations(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	inC := site.Instance("us-east-1c", "web")
+	w.Register(site.TG, inC, 0)
+	s, _ := observeCalls(t, w, inC, "web", false)
+	if got, want := regs(s.Target.Registrations), []string{inC + " 80 unused Target.NotInUse"}; !cmp.Equal(got, want) {
+		t.Errorf("registrations %q, want %q", got, want)
+	}
+	w.SetTargetHealth(site.TG, inC, 80, "draining", "Target.DeregistrationInProgress")
+	s, _ = observeCalls(t, w, inC, "web@8080", false)
+	if got, want := regs(s.Target.Registrations), []string{inC + " 8080 unused Target.NotRegistered"}; !cmp.Equal(got, want) {
+		t.Errorf("registrations on another port %q, want %q", got, want)
+	}
+}
