@@ -2,6 +2,9 @@
 # A fresh machine needs only: make demo, make test (see README.md).
 
 SHELL      := /bin/bash
+# Go 1.26.10 fixes standard-library vulnerabilities that govulncheck finds reachable with 1.26.8 (the machine's Go);
+# the toolchain comes from the Go module proxy like any module.
+export GOTOOLCHAIN := go1.26.10
 GO         ?= go
 FUNCTIONS  := instance-state tag-change lifecycle reconcile
 BUILD      := build

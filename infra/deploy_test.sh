@@ -223,7 +223,13 @@ import yaml
 
 class Loader(yaml.SafeLoader):
     pass
-Loader.add_multi_constructor("!", lambda l, s, n: {"!" + s: l.construct_object(n, deep=True)} if not isinstance(n, yaml.ScalarNode) else {"!" + s: l.construct_scalar(n)})
+def tagged(l, s, n):
+    if isinstance(n, yaml.ScalarNode):
+        return {"!" + s: l.construct_scalar(n)}
+    if isinstance(n, yaml.SequenceNode):
+        return {"!" + s: l.construct_sequence(n, deep=True)}
+    return {"!" + s: l.construct_mapping(n, deep=True)}
+Loader.add_multi_constructor("!", tagged)
 
 src = yaml.load(open("template.yaml"), Loader=Loader)
 gen = yaml.load(open("build/deploy/template.yaml"), Loader=Loader)

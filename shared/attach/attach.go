@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/elbattach/elbattach/shared/apply"
 	"github.com/elbattach/elbattach/shared/config"
@@ -36,7 +37,10 @@ type Pipeline struct {
 	Applier  *apply.Applier
 	// AutoScaling completes lifecycle actions (lifecycle triggers only).
 	AutoScaling AutoScaling
-	Log         *slog.Logger
+	// PollEvery overrides how often health and drain waits read the target
+	// (default pollEvery; tests shorten it).
+	PollEvery time.Duration
+	Log       *slog.Logger
 }
 
 // Report says what a run did, or in dry-run would do.

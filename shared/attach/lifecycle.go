@@ -89,7 +89,7 @@ func (p *Pipeline) drain(ctx context.Context, pl plan.Plan, lc *event.Lifecycle,
 			if len(regs) == 0 || regs[0].State != "draining" {
 				break
 			}
-			if time.Now().Add(pollEvery + drainMargin).After(deadline) {
+			if time.Now().Add(p.poll() + drainMargin).After(deadline) {
 				tr.Warnings = append(tr.Warnings, fmt.Sprintf("%s still draining from %s when the function's time ran out", st.TargetID, st.TargetGroup))
 				break
 			}
@@ -102,7 +102,7 @@ func (p *Pipeline) drain(ctx context.Context, pl plan.Plan, lc *event.Lifecycle,
 				lastBeat = time.Now()
 			}
 			select {
-			case <-time.After(pollEvery):
+			case <-time.After(p.poll()):
 			case <-ctx.Done():
 				return ctx.Err()
 			}

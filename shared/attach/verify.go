@@ -40,11 +40,11 @@ func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *
 		if reg.State == "unused" && reg.Reason == "Target.NotInUse" {
 			return fmt.Errorf("%w: %s in %s: %s (%s)", ErrNotInUse, s.TargetID(), s.Target.Name, notInUseCause(s), reg.Description)
 		}
-		if isHealthy(reg) || p.Config.WaitHealthy == 0 || time.Now().Add(pollEvery).After(deadline) {
+		if isHealthy(reg) || p.Config.WaitHealthy == 0 || time.Now().Add(p.poll()).After(deadline) {
 			break
 		}
 		select {
-		case <-time.After(pollEvery):
+		case <-time.After(p.poll()):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -91,3 +91,10 @@ func (p *Pipeline) health(ctx context.Context, s state.State) (state.Registratio
 }
 
 func isHealthy(r state.Registration) bool { return r.State == "healthy" || r.State == "InService" }
+
+func (p *Pipeline) poll() time.Duration {
+	if p.PollEvery > 0 {
+		return p.PollEvery
+	}
+	return pollEvery
+}
