@@ -1,0 +1,188 @@
+package attach_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+
+	"github.com/elbattach/elbattach/shared/attach"
+	"github.com/elbattach/elbattach/shared/event"
+	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/plan"
+)
+
+// fakeASG records lifecycle calls.
+type fakeASG struct {
+	mu         sync.Mutex
+	completed  []string // hook:result
+	heartbeats int
+}
+
+func (f *fakeASG) CompleteLifecycleAction(_ context.Context, in *autoscaling.CompleteLifecycleActionInput, _ ...func(*autoscaling.Options)) (*autoscaling.CompleteLifecycleActionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.completed = append(f.completed, aws.ToString(in.LifecycleHookName)+":"+aws.ToString(in.LifecycleActionResult))
+	return &autoscaling.CompleteLifecycleActionOutput{}, nil
+}
+
+func (f *fakeASG) RecordLifecycleActionHeartbeat(context.Context, *autoscaling.RecordLifecycleActionHeartbeatInput, ...func(*autoscaling.Options)) (*autoscaling.RecordLifecycleActionHeartbeatOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.heartbeats++
+	return &autoscaling.RecordLifecycleActionHeartbeatOutput{}, nil
+}
+
+func fastPipeline(w *fakeaws.World, asg attach.AutoScaling) *attach.Pipeline {
+	p := pipeline(w, time.Millisecond)
+	p.PollEvery, p.AutoScaling = time.Millisecond, asg
+	return p
+}
+
+// TestNotInUseFails: a registered target that reads unused/Target.NotInUse is
+// never reported as success; the error is retryable and names the target.
+func TestNotInUseFails(t *testing.T) {
+	s := fakeaws.NewSite()
+	id := s.Instance(fakeaws.Zones[0], "web") // us-east-1a: covered
+	s.W.AfterCall("elbv2.RegisterTargets", func() { s.W.SetTargetHealth(s.TG, id, 80, "unused", "Target.NotInUse") })
+	_, err := fastPipeline(s.W, nil).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+	if !errors.Is(err, attach.ErrNotInUse) || attach.Permanent(err) || !strings.Contains(err.Error(), id+" in web") {
+		t.Fatalf("err = %v, want a retryable ErrNotInUse naming the target", err)
+	}
+}
+
+// TestDrainingIsRetryable: registering a target still draining is an error
+// to retry, not a silent no-op.
+func TestDrainingIsRetryable(t *testing.T) {
+	s := fakeaws.NewSite()
+	id := s.Instance(fakeaws.Zones[0], "web")
+	s.W.Register(s.TG, id, 80)
+	s.W.SetTargetHealth(s.TG, id, 80, "draining", "Target.DeregistrationInProgress")
+	_, err := fastPipeline(s.W, nil).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+	if !errors.Is(err, plan.ErrDraining) || attach.Permanent(err) {
+		t.Fatalf("err = %v, want retryable ErrDraining", err)
+	}
+}
+
+// TestWaitHealthy: with WAIT_HEALTHY_SECONDS the run polls until healthy; an
+// unhealthy target at the end is a warning that carries the diagnosis.
+func TestWaitHealthy(t *testing.T) {
+	t.Run("turns healthy", func(t *testing.T) {
+		s := fakeaws.NewSite()
+		id := s.Instance(fakeaws.Zones[0], "web")
+		var reads atomic.Int32
+		s.W.AfterCall("elbv2.RegisterTargets", func() { s.W.SetTargetHealth(s.TG, id, 80, "initial", "Elb.RegistrationInProgress") })
+		s.W.AfterCall("elbv2.DescribeTargetHealth", func() {
+			if reads.Add(1) == 4 {
+				s.W.SetTargetHealth(s.TG, id, 80, "healthy", "")
+			}
+		})
+		p := fastPipeline(s.W, nil)
+		p.Config.WaitHealthy = 5 * time.Second
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+		if err != nil || strings.TrimSpace(r.Targets[0].Health) != "healthy" {
+			t.Fatalf("health %q, err %v", r.Targets[0].Health, err)
+		}
+	})
+	t.Run("stays unhealthy: warning and diagnosis", func(t *testing.T) {
+		s := fakeaws.NewSite()
+		id := s.Instance(fakeaws.Zones[0], "web")
+		s.W.AfterCall("elbv2.RegisterTargets", func() { s.W.SetTargetHealth(s.TG, id, 80, "unhealthy", "Target.Timeout") })
+		p := fastPipeline(s.W, nil)
+		p.Config.WaitHealthy = 20 * time.Millisecond
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(r.Warnings, "\n"), "is unhealthy after 20ms: Target.Timeout") || len(r.Targets[0].Diagnosis) == 0 {
+			t.Errorf("warnings %v, diagnosis %v", r.Warnings, r.Targets[0].Diagnosis)
+		}
+	})
+}
+
+// TestClassicOutOfService: a Classic ELB's OutOfService after the wait is
+// reported with its reason.
+func TestClassicOutOfService(t *testing.T) {
+	s := fakeaws.NewSite()
+	clb := s.W.AddClassicLB("legacy", fakeaws.Subnets(s.Public[fakeaws.Zones[0]], s.Public[fakeaws.Zones[1]]), fakeaws.Groups(s.LBGroup),
+		fakeaws.ClassicPort(80, 8080), fakeaws.HealthCheck("HTTP:8080/health"), fakeaws.Allowed())
+	id := s.Instance(fakeaws.Zones[0], "classic/"+clb)
+	s.W.OnCall("elb.DescribeInstanceHealth", func() {
+		s.W.SetClassicHealth(clb, id, fakeaws.InstanceHealth{State: "OutOfService", Reason: "Instance", Description: "Instance has failed at least the UnhealthyThreshold number of health checks consecutively."})
+	})
+	p := fastPipeline(s.W, nil)
+	p.Config.WaitHealthy = 10 * time.Millisecond
+	r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(r.Warnings, "\n"), "is OutOfService after 10ms: Instance Instance has failed") {
+		t.Errorf("warnings = %v", r.Warnings)
+	}
+}
+
+// TestLifecycle covers completion on the fake: launch completes CONTINUE
+// after the attach; a transient failure completes nothing (the retry will);
+// a refusal completes with LIFECYCLE_ON_FAILURE; terminate deregisters,
+// waits out the drain with heartbeats, then completes.
+func TestLifecycleCompletion(t *testing.T) {
+	lc := func(hook, transition string) *event.Lifecycle {
+		return &event.Lifecycle{Group: "asg", Hook: hook, Token: "tok", Transition: transition}
+	}
+	launch := lc("launch", "autoscaling:EC2_INSTANCE_LAUNCHING")
+	t.Run("launch", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[2], "web")
+		r, err := fastPipeline(s.W, asg).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch})
+		if err != nil || len(asg.completed) != 1 || asg.completed[0] != "launch:CONTINUE" || r.Lifecycle.Result != "CONTINUE" {
+			t.Fatalf("err %v, completed %v", err, asg.completed)
+		}
+	})
+	t.Run("transient failure is not completed", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[2], "web")
+		s.W.FailAlways("elbv2.RegisterTargets", fakeaws.Err("ServiceUnavailable", "try later"))
+		_, err := fastPipeline(s.W, asg).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch})
+		if err == nil || len(asg.completed) != 0 {
+			t.Fatalf("err %v, completed %v", err, asg.completed)
+		}
+	})
+	t.Run("refusal completes with LIFECYCLE_ON_FAILURE", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[2], "no-such-group")
+		p := fastPipeline(s.W, asg)
+		p.Config.LifecycleOnFailure = "ABANDON"
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch})
+		if err != nil || r.Error == "" || len(asg.completed) != 1 || asg.completed[0] != "launch:ABANDON" {
+			t.Fatalf("err %v, report error %q, completed %v", err, r.Error, asg.completed)
+		}
+	})
+	t.Run("terminate drains with heartbeats", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[0], "web")
+		s.W.Register(s.TG, id, 80)
+		var reads atomic.Int32
+		s.W.AfterCall("elbv2.DeregisterTargets", func() {
+			s.W.Register(s.TG, id, 80)
+			s.W.SetTargetHealth(s.TG, id, 80, "draining", "Target.DeregistrationInProgress")
+		})
+		s.W.AfterCall("elbv2.DescribeTargetHealth", func() {
+			if reads.Add(1) == 5 {
+				s.W.SetTargetHealth(s.TG, id, 80, "unused", "Target.NotRegistered")
+			}
+		})
+		p := fastPipeline(s.W, asg)
+		p.Config.Heartbeat = time.Nanosecond
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.autoscaling",
+			Lifecycle: lc("terminate", "autoscaling:EC2_INSTANCE_TERMINATING")})
+		if err != nil || r.Targets[0].Drain == "" || asg.heartbeats == 0 || len(asg.completed) != 1 || asg.completed[0] != "terminate:CONTINUE" {
+			t.Fatalf("err %v, drain %q, heartbeats %d, completed %v", err, r.Targets[0].Drain, asg.heartbeats, asg.completed)
+		}
+	})
+}
