@@ -1,24 +1,9 @@
-// Command instance-state is the elbattach Lambda handler for EC2 instance state-change events and manual events.
+// Command instance-state is the elbattach Lambda handler for EC2 instance state-change events (attach on running, detach on stopping, stopped, shutting-down, terminated), and for manual console test events.
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/event"
 )
 
-func main() {
-	h, err := attach.New(context.Background(), event.StateChange)
-	if err != nil {
-		// Fail every invocation with the reason, so it reaches the retry and
-		// the failure destination instead of a crash loop.
-		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("elbattach cannot start", "error", err.Error())
-		lambda.Start(func(context.Context) error { return err })
-	}
-	lambda.Start(h.Handle)
-}
+func main() { attach.Main(event.StateChange) }

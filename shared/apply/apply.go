@@ -218,13 +218,19 @@ func (a *Applier) authorize(ctx context.Context, st plan.Step) (bool, error) {
 	_, err := a.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
 		GroupId: aws.String(st.Group), IpPermissions: []ec2types.IpPermission{perm},
 	})
+	return ruleAdded("ingress", err)
+}
+
+// ruleAdded reads the answer to adding a security group rule: a duplicate is
+// already done; the quota is a refusal.
+func ruleAdded(direction string, err error) (bool, error) {
 	switch {
 	case awserr.Is(err, awserr.PermissionDuplicate):
 		return false, nil
 	case awserr.Is(err, awserr.RulesLimitExceeded):
 		return false, fmt.Errorf("%w: %w", plan.ErrRuleLimit, err)
 	case err != nil:
-		return false, fmt.Errorf("authorizing ingress, %w", err)
+		return false, fmt.Errorf("authorizing %s, %w", direction, err)
 	}
 	return true, nil
 }

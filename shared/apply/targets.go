@@ -78,15 +78,7 @@ func (a *Applier) authorizeEgress(ctx context.Context, st plan.Step) (bool, erro
 		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String(st.Protocol), FromPort: aws.Int32(st.Port), ToPort: aws.Int32(st.Port),
 			UserIdGroupPairs: []ec2types.UserIdGroupPair{{GroupId: aws.String(st.DestGroup), Description: aws.String(st.Description)}}}},
 	})
-	switch {
-	case awserr.Is(err, awserr.PermissionDuplicate):
-		return false, nil
-	case awserr.Is(err, awserr.RulesLimitExceeded):
-		return false, fmt.Errorf("%w: %w", plan.ErrRuleLimit, err)
-	case err != nil:
-		return false, fmt.Errorf("authorizing egress, %w", err)
-	}
-	return true, nil
+	return ruleAdded("egress", err)
 }
 
 func (a *Applier) addNACLEntry(ctx context.Context, st plan.Step) (bool, error) {

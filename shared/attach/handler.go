@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
@@ -142,4 +143,21 @@ func truncate(b []byte, n int) string {
 		return string(b[:n]) + "…"
 	}
 	return string(b)
+}
+
+// Main is a function's whole main: build the handler once per container, then
+// serve events of kind. A configuration error fails every invocation with its
+// reason, so that it reaches the retries and the failure queue instead of a
+// crash loop.
+func Main(kind event.Kind) {
+	h, err := New(context.Background(), kind)
+	switch {
+	case err != nil:
+		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("elbattach cannot start", "error", err.Error())
+		lambda.Start(func(context.Context) error { return err })
+	case kind == event.Sweep:
+		lambda.Start(h.HandleSweep)
+	default:
+		lambda.Start(h.Handle)
+	}
 }
