@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/state"
@@ -95,9 +96,8 @@ func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix)
 	ports := s.TrafficPorts()
 	var needs []need
 	if len(lb.SecurityGroups) > 0 {
-		src := []peer{{group: lb.SecurityGroups[0]}}
 		for _, port := range appendUnique(ports, hc) {
-			needs = append(needs, need{port: port, peers: withAll(src, lb.SecurityGroups), why: "load balancer"})
+			needs = append(needs, need{port: port, peers: withAll(nil, lb.SecurityGroups), why: "load balancer"})
 		}
 		return needs, nil
 	}
@@ -118,7 +118,7 @@ func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix)
 		needs = append(needs, need{port: port, peers: cidrPeers(cfg.NLBClientCIDRs), why: "NLB clients"})
 	}
 	if slices.Contains(cfg.NLBClientCIDRs, netip.MustParsePrefix("0.0.0.0/0")) {
-		p.warn("NLB %s has no security group and preserves client IPs: tcp/%v is opened to 0.0.0.0/0 (NLB_CLIENT_CIDRS, default); set NLB_CLIENT_CIDRS to narrow it", lb.Name, ports)
+		p.warn("NLB %s has no security group and preserves client IPs: tcp/%s is opened to 0.0.0.0/0 (NLB_CLIENT_CIDRS, default); set NLB_CLIENT_CIDRS to narrow it", lb.Name, joinPorts(ports))
 	}
 	// Health checks come from the NLB's nodes, inside the VPC; skip the rule
 	// when the client rule on the same port already covers the VPC.
@@ -247,4 +247,12 @@ func appendUnique(ports []int32, more ...int32) []int32 {
 		}
 	}
 	return out
+}
+
+func joinPorts(ports []int32) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = fmt.Sprint(p)
+	}
+	return strings.Join(s, ",")
 }
