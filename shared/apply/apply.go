@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -21,12 +22,15 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/elbattach/elbattach/shared/awserr"
+	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/plan"
+	"github.com/elbattach/elbattach/shared/state"
 )
 
 // EC2 is the part of the EC2 API apply changes things with.
 type EC2 interface {
 	CreateSubnet(context.Context, *ec2.CreateSubnetInput, ...func(*ec2.Options)) (*ec2.CreateSubnetOutput, error)
+	DescribeSubnets(context.Context, *ec2.DescribeSubnetsInput, ...func(*ec2.Options)) (*ec2.DescribeSubnetsOutput, error)
 	CreateRouteTable(context.Context, *ec2.CreateRouteTableInput, ...func(*ec2.Options)) (*ec2.CreateRouteTableOutput, error)
 	CreateRoute(context.Context, *ec2.CreateRouteInput, ...func(*ec2.Options)) (*ec2.CreateRouteOutput, error)
 	AssociateRouteTable(context.Context, *ec2.AssociateRouteTableInput, ...func(*ec2.Options)) (*ec2.AssociateRouteTableOutput, error)
@@ -104,6 +108,9 @@ func resolve(st plan.Step, ids map[string]string) plan.Step {
 		return s
 	}
 	st.Subnet, st.RouteTable = sub(st.Subnet), sub(st.RouteTable)
+	if cidr, ok := ids[plan.NewSubnetCIDR]; ok && st.Op == plan.CreateSubnet {
+		st.CIDR = cidr
+	}
 	if len(st.Subnets) > 0 {
 		st.Subnets = slices.Clone(st.Subnets)
 		for i := range st.Subnets {
@@ -122,7 +129,7 @@ func (a *Applier) step(ctx context.Context, st plan.Step, ids map[string]string)
 	case plan.AssociateRouteTable:
 		return a.associate(ctx, st)
 	case plan.AddSubnet:
-		return a.addSubnet(ctx, st)
+		return a.addSubnet(ctx, st, ids[adoptedMark] != "")
 	case plan.AuthorizeIngress:
 		return a.authorize(ctx, st)
 	case plan.AuthorizeEgress:
@@ -143,22 +150,87 @@ func (a *Applier) step(ctx context.Context, st plan.Step, ids map[string]string)
 	return false, fmt.Errorf("unknown step %q", st.Op)
 }
 
+// adoptedMark records, among the IDs handed from step to step, that the new
+// subnet was adopted from a concurrent run rather than created by this one.
+const adoptedMark = "<adopted>"
+
+// maxBlockRetries bounds the next-block attempts of one CreateSubnet step.
+const maxBlockRetries = 5
+
+// createSubnet creates the planned block. When another run took it first
+// (InvalidSubnet.Conflict) there are two cases. That run made elbattach's
+// subnet in this same AZ: it is adopted, and the steps after this one (route
+// it, add it to the load balancer) finish it, each treating "already done" as
+// done. Or the block went to another AZ's run (a burst across AZs picks the
+// same lowest block): then the next free block, by the plan's own rule on a
+// fresh list of the VPC's subnets, is tried right away. Neither re-plans.
 func (a *Applier) createSubnet(ctx context.Context, st plan.Step, ids map[string]string) (bool, error) {
-	out, err := a.EC2.CreateSubnet(ctx, &ec2.CreateSubnetInput{
-		VpcId: aws.String(st.VPC), CidrBlock: aws.String(st.CIDR), AvailabilityZone: aws.String(st.AZ),
-		TagSpecifications: tagSpec(ec2types.ResourceTypeSubnet, st.Tags),
-	})
-	if awserr.Is(err, awserr.SubnetConflict) {
-		return false, fmt.Errorf("%w: %s is taken (%s)", ErrStale, st.CIDR, awserr.Code(err))
+	cidr := st.CIDR
+	for attempt := 0; ; attempt++ {
+		out, err := a.EC2.CreateSubnet(ctx, &ec2.CreateSubnetInput{
+			VpcId: aws.String(st.VPC), CidrBlock: aws.String(cidr), AvailabilityZone: aws.String(st.AZ),
+			TagSpecifications: tagSpec(ec2types.ResourceTypeSubnet, st.Tags),
+		})
+		if awserr.Is(err, awserr.SubnetConflict) {
+			if attempt == maxBlockRetries || len(st.VPCCIDRs) == 0 {
+				return false, fmt.Errorf("%w: %s is taken (%s)", ErrStale, cidr, awserr.Code(err))
+			}
+			next, adopt, err := a.nextBlock(ctx, st, cidr)
+			if err != nil {
+				return false, err
+			}
+			if adopt != "" {
+				ids[plan.NewSubnet], ids[plan.NewSubnetCIDR], ids[adoptedMark] = adopt, cidr, "true"
+				return false, nil
+			}
+			cidr = next
+			continue
+		}
+		if awserr.Is(err, awserr.SubnetLimitExceeded) {
+			return false, fmt.Errorf("%w: %w", plan.ErrSubnetLimit, err)
+		}
+		if err != nil {
+			return false, fmt.Errorf("creating subnet, %w", err)
+		}
+		ids[plan.NewSubnet], ids[plan.NewSubnetCIDR] = aws.ToString(out.Subnet.SubnetId), cidr
+		return true, nil
 	}
-	if awserr.Is(err, awserr.SubnetLimitExceeded) {
-		return false, fmt.Errorf("%w: %w", plan.ErrSubnetLimit, err)
+}
+
+// nextBlock reads the VPC's subnets again after a conflict on taken: it
+// returns elbattach's subnet in the step's AZ to adopt, else the lowest free
+// block now.
+func (a *Applier) nextBlock(ctx context.Context, st plan.Step, taken string) (next, adopt string, err error) {
+	var subnets []state.Subnet
+	pages := ec2.NewDescribeSubnetsPaginator(a.EC2, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{st.VPC}}}})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return "", "", fmt.Errorf("describing subnets of %s, %w", st.VPC, err)
+		}
+		for _, sn := range page.Subnets {
+			c, _ := netip.ParsePrefix(aws.ToString(sn.CidrBlock))
+			subnets = append(subnets, state.Subnet{ID: aws.ToString(sn.SubnetId), CIDR: c})
+			if aws.ToString(sn.AvailabilityZone) == st.AZ && c.Bits() <= plan.MaxLBSubnetBits && slices.ContainsFunc(sn.Tags, func(t ec2types.Tag) bool {
+				return aws.ToString(t.Key) == config.ManagedTagKey && aws.ToString(t.Value) == "true"
+			}) {
+				return "", aws.ToString(sn.SubnetId), nil
+			}
+		}
 	}
-	if err != nil {
-		return false, fmt.Errorf("creating subnet, %w", err)
+	var vpc []netip.Prefix
+	for _, c := range st.VPCCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			vpc = append(vpc, p)
+		}
 	}
-	ids[plan.NewSubnet] = aws.ToString(out.Subnet.SubnetId)
-	return true, nil
+	want, _ := netip.ParsePrefix(taken)
+	block, ok := plan.FreeBlock(vpc, subnets, want.Bits())
+	if !ok {
+		return "", "", fmt.Errorf("%w: no free /%d in %s after %s was taken", plan.ErrNoSpace, want.Bits(), st.VPC, taken)
+	}
+	return block.String(), "", nil
 }
 
 func (a *Applier) createRouteTable(ctx context.Context, st plan.Step, ids map[string]string) (bool, error) {

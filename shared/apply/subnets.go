@@ -18,13 +18,21 @@ import (
 // whole list, so the list is read afresh right before writing (the plan's may
 // be seconds old), and read back after a settle delay to catch a concurrent
 // writer that overwrote it; then ErrStale makes the caller go round again.
-func (a *Applier) addSubnet(ctx context.Context, st plan.Step) (bool, error) {
+func (a *Applier) addSubnet(ctx context.Context, st plan.Step, adopted bool) (bool, error) {
 	if st.LoadBalancerType == "classic" {
 		return a.attachClassic(ctx, st)
 	}
 	current, err := a.lbSubnets(ctx, st.LoadBalancer)
 	if err != nil {
 		return false, err
+	}
+	if adopted {
+		// The run that created this subnet is adding it right now: give it
+		// the settle time to do so before writing too, so that a burst of
+		// runs for one AZ makes one SetSubnets, not one each.
+		if current, err = a.awaitAZ(ctx, st, current); err != nil {
+			return false, err
+		}
 	}
 	if id, ok := current[st.AZ]; ok {
 		if id == st.Subnet {
@@ -45,12 +53,8 @@ func (a *Applier) addSubnet(ctx context.Context, st plan.Step) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("setting subnets, %w", err)
 	}
-	settle := a.Settle
-	if settle == 0 {
-		settle = DefaultSettle
-	}
 	select {
-	case <-time.After(settle):
+	case <-time.After(a.settle()):
 	case <-ctx.Done():
 		return true, ctx.Err()
 	}
@@ -62,6 +66,31 @@ func (a *Applier) addSubnet(ctx context.Context, st plan.Step) (bool, error) {
 		return true, fmt.Errorf("%w: a concurrent SetSubnets on %s dropped %s", ErrStale, st.LoadBalancer, st.Subnet)
 	}
 	return true, nil
+}
+
+// awaitAZ reads the load balancer's subnets a few times within the settle
+// delay, until the step's AZ is covered.
+func (a *Applier) awaitAZ(ctx context.Context, st plan.Step, current map[string]string) (map[string]string, error) {
+	const reads = 4
+	for i := 0; i < reads && current[st.AZ] == ""; i++ {
+		select {
+		case <-time.After(a.settle() / reads):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		var err error
+		if current, err = a.lbSubnets(ctx, st.LoadBalancer); err != nil {
+			return nil, err
+		}
+	}
+	return current, nil
+}
+
+func (a *Applier) settle() time.Duration {
+	if a.Settle > 0 {
+		return a.Settle
+	}
+	return DefaultSettle
 }
 
 // lbSubnets returns the load balancer's subnets by AZ.

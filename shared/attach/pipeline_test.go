@@ -163,8 +163,8 @@ func TestStaleRetry(t *testing.T) {
 	for _, c := range w.Calls() {
 		counts[c]++
 	}
-	if counts["ec2.CreateSubnet"] != 1 || counts["elbv2.SetSubnets"] != 2 || counts["ec2.DescribeSubnets"] != 3 {
-		t.Errorf("calls: %v (want one CreateSubnet, two SetSubnets, three rounds)", counts)
+	if counts["ec2.CreateSubnet"] != 1 || counts["elbv2.SetSubnets"] != 2 || counts["ec2.DescribeVpcs"] != 2 || counts["ec2.DescribeSubnets"] != 3 {
+		t.Errorf("calls: %v (want one CreateSubnet, two SetSubnets, two rounds: the conflict adopts in place, the lost update goes round again)", counts)
 	}
 	want := []string{
 		"+ associate subnet " + winner + " with public route table " + site.PublicRT,

@@ -28,6 +28,7 @@ const (
 // Placeholders for IDs known only once an earlier step of the same plan ran.
 const (
 	NewSubnet     = "<new-subnet>"
+	NewSubnetCIDR = "<new-subnet-cidr>"
 	NewRouteTable = "<new-route-table>"
 )
 
@@ -49,6 +50,7 @@ type Step struct {
 	VPC        string            `json:"vpc,omitempty"`
 	AZ         string            `json:"az,omitempty"`
 	CIDR       string            `json:"cidr,omitempty"`
+	VPCCIDRs   []string          `json:"vpc-cidrs,omitempty"` // create-subnet: where a next free block may come from
 	Subnet     string            `json:"subnet,omitempty"`
 	RouteTable string            `json:"route-table,omitempty"`
 	IGW        string            `json:"igw,omitempty"`

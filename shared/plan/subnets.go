@@ -61,7 +61,11 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (netip.Prefix, error)
 	if !ok {
 		return netip.Prefix{}, fmt.Errorf("%w: no free /%d in %s (CIDR blocks %v)", ErrNoSpace, cfg.SubnetPrefix, n.VPC, n.CIDRs)
 	}
-	p.add(Step{Op: CreateSubnet, VPC: n.VPC, AZ: az, CIDR: block.String(), Tags: map[string]string{
+	var vpcCIDRs []string
+	for _, c := range n.CIDRs {
+		vpcCIDRs = append(vpcCIDRs, c.String())
+	}
+	p.add(Step{Op: CreateSubnet, VPC: n.VPC, AZ: az, CIDR: block.String(), VPCCIDRs: vpcCIDRs, Tags: map[string]string{
 		"Name":               "elbattach-public-" + az,
 		config.ManagedTagKey: "true",
 	}})
