@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/plan"
 )
 

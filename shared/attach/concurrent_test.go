@@ -9,7 +9,7 @@ import (
 
 	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/event"
-	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/fakeaws"
 )
 
 // TestConcurrentAttach: 50 runs at once attach 50 instances spread over the

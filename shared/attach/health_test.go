@@ -14,7 +14,7 @@ import (
 
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/event"
-	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/plan"
 )
 

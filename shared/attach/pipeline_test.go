@@ -16,7 +16,7 @@ import (
 	"github.com/elbattach/elbattach/shared/awsclient"
 	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/event"
-	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/elbattach/elbattach/shared/config"
-	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/fakeaws"
 )
 
 // TestManagedTargets: the sweep describes the tags of the VPC's 45 target

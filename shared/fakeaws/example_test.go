@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/elbattach/elbattach/shared/awserr"
-	"github.com/elbattach/elbattach/shared/internal/fakeaws"
+	"github.com/elbattach/elbattach/shared/fakeaws"
 )
 
 func Example() {
