@@ -55,8 +55,12 @@ demo: deps
 
 ## bench: Go benchmarks (AWS calls per event, latency), written to $(BUILD)/bench.md.
 bench: deps build-local
-	@mkdir -p $(BUILD)
-	BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local $(GO) test -run '^$$' -bench . -benchmem -count 1 ./... | tee $(BUILD)/bench.txt
+	@$(MAKE) --no-print-directory build
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/bench.json $(BUILD)/bench.md
+	@set -o pipefail; start=$$(date +%s); run() { echo "go test -run '^$$' -bench '$$1' -benchtime=$$2 -benchmem ./infra/bench/"; \
+	  BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local BENCH_MERGE=$$3 $(GO) test -run '^$$' -bench "$$1" -benchtime=$$2 -benchmem -count 1 ./infra/bench/; }; \
+	  { run Scenario 60x 0 && run 'NewAZ|ColdStart|PeakRSS' 12x 1 && run Burst 1x 1; } 2>&1 | tee $(BUILD)/bench.txt; rc=$$?; \
+	  echo "make bench: $$(( $$(date +%s) - start )) s, exit $$rc; report: $(BUILD)/bench.md"; exit $$rc
 
 ## deploy: build for arm64 and deploy template.yaml (SAM CLI when present, else awscli with S3_BUCKET).
 ## Parameters from the environment: TAG_KEY, ALLOWED_TARGETS, PUBLIC_SUBNET_PREFIX, NLB_CLIENT_CIDRS, DRY_RUN, ...

@@ -1,0 +1,376 @@
+package bench
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/elbattach/elbattach/shared/apply"
+	"github.com/elbattach/elbattach/shared/observe"
+)
+
+// Short operation names for the tables.
+const (
+	dInst = "EC2.DescribeInstances"
+	dTG   = "Elastic Load Balancing v2.DescribeTargetGroups"
+	dTags = "Elastic Load Balancing v2.DescribeTags"
+	dLB   = "Elastic Load Balancing v2.DescribeLoadBalancers"
+	dTH   = "Elastic Load Balancing v2.DescribeTargetHealth"
+	dSG   = "EC2.DescribeSecurityGroups"
+	dVPC  = "EC2.DescribeVpcs"
+	dSub  = "EC2.DescribeSubnets"
+	dRT   = "EC2.DescribeRouteTables"
+	auth  = "EC2.AuthorizeSecurityGroupIngress"
+	reg   = "Elastic Load Balancing v2.RegisterTargets"
+	dereg = "Elastic Load Balancing v2.DeregisterTargets"
+	cSub  = "EC2.CreateSubnet"
+	assoc = "EC2.AssociateRouteTable"
+	setSn = "Elastic Load Balancing v2.SetSubnets"
+)
+
+// row describes one scenario of the report: the calls the job needs at
+// least, and why elbattach makes more.
+type row struct {
+	key, title string
+	min        []string
+	why        string // the difference, when there is one
+	same       string // why the minimum is the minimum
+}
+
+var rows = []row{
+	{key: "untagged", title: "untagged launch", min: []string{dInst},
+		same: "DescribeInstances reads the tag; without it nothing else is read"},
+	{key: "steady-warm", title: "steady state, warm container (cache populated: Observer.TTL = observe.TargetTTL)", min: []string{dInst, dTH},
+		same: "the instance (tag, state, AZ) and its registration and health; the target group and load balancer come from the cache, and a healthy target on the traffic port proves the path, so no security group is read"},
+	{key: "steady-cold", title: "steady state, cold container (fresh Observer)", min: []string{dInst, dTG, dTags, dLB, dTH},
+		same: "instance, target group, its opt-in tags, load balancer, registration"},
+	{key: "covered-az", title: "first instance in a covered AZ (subnet there, rule missing, not registered)", min: []string{dInst, dTG, dTags, dLB, dTH, dSG, auth, reg},
+		why: "the checks that run whenever something is about to change (the network for the NAT-route and ACL checks, the listeners) and the health read that verifies the registration"},
+	{key: "new-az", title: "first instance in a new AZ (create subnet, route, add to ALB, rule, register)", min: []string{dInst, dTG, dTags, dLB, dTH, dSG, dVPC, dSub, dRT, cSub, assoc, setSn, auth, reg},
+		why: "the same checks (ACLs, listeners), a fresh read of the ALB's subnets right before SetSubnets and a read-back after the settle delay (SetSubnets replaces the whole list: lost-update protection), and the verifying health read"},
+	{key: "detach", title: "detach (instance stopped)", min: []string{dInst, dTG, dTags, dTH, dereg},
+		why: "the shared target reader also reads the load balancer (the report names it); deregistering needs only the group, its opt-in and the port the instance is registered on"},
+}
+
+// render writes the Markdown report.
+func render(s *store, bins []sizeRow) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.init()
+	d := &s.Data
+	var w strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
+	p("# elbattach benchmarks\n\n")
+	p("`make bench` on %s/%s, %d CPUs, %s; moto_server started by the test package (one per `go test` run, shared by its benchmarks). ",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	p("Raw `go test` output: `build/bench.txt`. Runs:\n\n")
+	for _, inv := range d.Invocations {
+		p("- `go test -run '^$' -bench '%s' -benchtime=%s -benchmem ./infra/bench/` (%s)\n", inv.Bench, inv.Benchtime, inv.At.Format("2006-01-02 15:04:05Z"))
+	}
+
+	p("\n## 1. AWS API calls per event\n\n")
+	p("Counted by `awsclient.Counter` (an SDK finalize middleware: every attempt, retries included) through `attach.Pipeline`, " +
+		"behind the instance-state `attach.Handler`, in process, with real SDK clients against moto; fakeaws records its calls itself. " +
+		"Outcome events are off (`Handler.Events` nil): in the deployed function a run that changes something, or fails, makes one " +
+		"more call, `events:PutEvents`. Change scenarios run on a new container (fresh `Observer`).\n\n")
+	p("| scenario | calls (moto) | calls (fakeaws) | minimum | difference |\n|---|---:|---:|---:|---|\n")
+	for _, r := range rows {
+		mk := "moto/" + r.key
+		m, f := d.Scenarios[mk], d.Scenarios["fakeaws/"+r.key]
+		if m == nil && f == nil {
+			continue
+		}
+		diff := "—"
+		if m != nil {
+			extra := extraOps(m.Ops, r.min)
+			switch {
+			case len(extra) == 0 && callsOf(m) == len(r.min):
+				diff = "none: " + r.same
+			default:
+				diff = fmt.Sprintf("+%d (%s): %s", callsOf(m)-len(r.min), strings.Join(extra, ", "), r.why)
+			}
+		}
+		p("| %s | %s | %s | %d | %s |\n", r.title, callsCell(m), callsCell(f), len(r.min), diff)
+	}
+	if r := rows[4]; d.Scenarios["moto/new-az"] != nil {
+		p("\nMinimum for a new AZ (%d): %s.\n", len(r.min), strings.Join(shortOps(r.min), ", "))
+	}
+	p("\nCalls by operation, moto, one run of each scenario:\n\n")
+	for _, r := range rows {
+		if m := d.Scenarios["moto/"+r.key]; m != nil {
+			p("- %s: %s\n", r.title, opsLine(m.Ops))
+		}
+	}
+
+	p("\n## 2. Handler latency\n\n")
+	p("Wall time of `Handler.Handle` (parse, pipeline, EMF line and slog JSON formatted and discarded), one event at a time; " +
+		"fixtures are built untimed. moto answers over HTTP on this machine and shares its CPUs; fakeaws answers in memory with no " +
+		"latency, so its column is elbattach's own overhead.\n\n")
+	p("| scenario | settle | moto runs | moto p50 | moto p95 | fakeaws runs | fakeaws p50 | fakeaws p95 |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
+	latencyRow := func(title, mk, fk string) {
+		m, f := d.Scenarios[mk], d.Scenarios[fk]
+		if m == nil && f == nil {
+			return
+		}
+		settle := "—"
+		for _, x := range []*Scenario{m, f} {
+			if x != nil && x.Settle != "" {
+				settle = x.Settle
+			}
+		}
+		if m != nil && f != nil && m.Settle != f.Settle && m.Settle != "" && f.Settle != "" {
+			settle = "moto " + m.Settle + "; fakeaws " + f.Settle
+		}
+		p("| %s | %s | %s | %s | %s | %s | %s | %s |\n", title, settle, runs(m), msCell(m, 50), msCell(m, 95), runs(f), msCell(f, 50), msCell(f, 95))
+	}
+	for _, r := range rows {
+		switch r.key {
+		case "new-az":
+			latencyRow("first instance in a new AZ", "moto/new-az", "fakeaws/new-az")
+			latencyRow("first instance in a new AZ, no settle delay", "moto/new-az-nosettle", "")
+		default:
+			latencyRow(r.title, "moto/"+r.key, "fakeaws/"+r.key)
+		}
+	}
+	if m := d.Scenarios["moto/new-az"]; m != nil {
+		p("\nThe new-AZ runs need a fresh VPC and ALB each, so they run fewer times (%d). ", m.Runs)
+		p("With the functions' setting, `apply.Applier.Settle` = 0 = `apply.DefaultSettle` (%s), the wait after `SetSubnets` "+
+			"before reading the list back dominates the new-AZ latency", apply.DefaultSettle)
+		if n := d.Scenarios["moto/new-az-nosettle"]; n != nil {
+			p(" (p50 %s with it, %s without)", fmtMS(m.P50), fmtMS(n.P50))
+		}
+		p("; the fakeaws new-AZ runs use Settle = 1 ns.\n")
+	}
+	if u := d.Scenarios["moto/untagged"]; u != nil {
+		p("\nOne moto call costs about %s here (p50 of the untagged launch, one call). ", fmtMS(u.P50))
+	}
+	p("Warm steady state uses the target cache (TTL %s).\n", observe.TargetTTL)
+
+	p("\n## 3. Cold start, binary size, memory\n\n")
+	if len(d.Cold) > 0 {
+		p("Under the Lambda Runtime Interface Emulator (`localaws.StartRIE`, a new RIE per run). The RIE starts the bootstrap on the " +
+			"first invocation, so *first response* is the time from that invoke (the process start) to its response; *INIT* is the " +
+			"RIE's own INIT REPORT (process start to the runtime's first request for work). Local-arch binaries built as `make build` " +
+			"builds the functions (`CGO_ENABLED=0 GOOS=linux go build -tags lambda.norpc -trimpath -ldflags='-s -w'`).\n\n")
+		p("| bootstrap, event | runs | first response p50 | p95 | INIT p50 | p95 | size |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, k := range slices.Sorted(maps.Keys(d.Cold)) {
+			c := d.Cold[k]
+			p("| %s | %d | %s | %s | %s | %s | %s |\n", k, c.Runs, fmtMS(c.FirstP50), fmtMS(c.FirstP95), fmtMS(c.InitP50), fmtMS(c.InitP95), fmtSize(c.Size))
+		}
+		ours, empty := d.Cold["instance-state, malformed event"], d.Cold["empty handler, same event"]
+		if ours != nil && empty != nil {
+			first, init := ours.FirstP50/empty.FirstP50, ours.InitP50/empty.InitP50
+			p("\nCold start, instance-state / empty handler (medians, same event): first response **%.2fx**, INIT %.2fx; target <= 1.3x: **%s**.\n",
+				first, init, verdict(first <= 1.3))
+		}
+	}
+	if len(bins) > 0 {
+		p("\nBinary sizes (`make build`: arm64, `-s -w -trimpath`; `make build-local`: %s):\n\n| binary | arm64 | %s |\n|---|---:|---:|\n", runtime.GOARCH, runtime.GOARCH)
+		for _, b := range bins {
+			p("| %s | %s | %s |\n", b.name, fmtSize(b.arm64), fmtSize(b.local))
+		}
+	}
+	if r := d.RSS; r != nil {
+		p("\nPeak RSS of the instance-state bootstrap (VmHWM of the RIE's child, read from /proc after it handled the first instance "+
+			"in a new AZ; default settle; %d runs): median **%.1f MB**, max %.1f MB; target <= 64 MB at the template's MemorySize 128: **%s**.\n",
+			r.Runs, r.MedianMB, r.MaxMB, verdict(r.MaxMB <= 64))
+	}
+
+	p("\n## 4. Burst\n\n")
+	if len(d.Bursts) == 0 {
+		p("Not run.\n")
+	} else {
+		p("N launch events at once over three AZs the ALB does not cover (us-east-1c, d, e), each on its own container " +
+			"(pipeline with its own target cache, default settle), in goroutines of one process against one moto. Converged = " +
+			"exactly one public subnet created per AZ and on the ALB, every instance registered, one rule into the instances' group.\n\n")
+		p("| N | wall | calls | calls/event | subnets created | CreateSubnet attempts | SetSubnets calls | per-event p50 / p95 / max | converged |\n|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+		for _, k := range slices.SortedFunc(maps.Keys(d.Bursts), func(a, b string) int { return d.Bursts[a].N - d.Bursts[b].N }) {
+			r := d.Bursts[k]
+			conv := "yes"
+			if !r.Converged {
+				conv = "**no**: " + r.Detail
+			}
+			p("| %d | %.1f s | %d | %.1f | %d | %d | %d | %.1f / %.1f / %.1f s | %s |\n", r.N, r.Wall, r.Calls, float64(r.Calls)/float64(r.N),
+				r.SubnetsCreated, r.CreateSubnet, r.SetSubnets, r.P50, r.P95, r.Max, conv)
+		}
+		p("\nCreateSubnet attempts beyond one per AZ are runs that lost the race for the same (deterministic) block: AWS answers " +
+			"`InvalidSubnet.Conflict`; the run reads the VPC's subnets (one `DescribeSubnets`) and adopts the winner's subnet when it is " +
+			"elbattach's in the same AZ, else tries the next free block. Calls by operation:\n\n")
+		for _, k := range slices.SortedFunc(maps.Keys(d.Bursts), func(a, b string) int { return d.Bursts[a].N - d.Bursts[b].N }) {
+			p("- N=%s: %s\n", k, opsLine(d.Bursts[k].Ops))
+		}
+	}
+	return w.String()
+}
+
+// sizeRow is one binary's size per architecture (0: not built).
+type sizeRow struct {
+	name         string
+	arm64, local int64
+}
+
+// sizes reads the functions' bootstraps in build/ (make build) and
+// build/local/ (make build-local), and the empty handler's.
+func sizes() []sizeRow {
+	var out []sizeRow
+	fns, _ := os.ReadDir(filepath.Join(root, "functions"))
+	for _, fn := range fns {
+		if !fn.IsDir() {
+			continue
+		}
+		r := sizeRow{name: fn.Name()}
+		if fi, err := os.Stat(filepath.Join(root, "build", fn.Name(), "bootstrap")); err == nil {
+			r.arm64 = fi.Size()
+		}
+		if fi, err := os.Stat(filepath.Join(root, "build", "local", fn.Name(), "bootstrap")); err == nil {
+			r.local = fi.Size()
+		}
+		out = append(out, r)
+	}
+	results.mu.Lock()
+	defer results.mu.Unlock()
+	for _, name := range slices.Sorted(maps.Keys(results.Sizes)) {
+		out = append(out, sizeRow{name: name, arm64: results.Sizes[name]["arm64"], local: results.Sizes[name][runtime.GOARCH]})
+	}
+	return out
+}
+
+// extraOps lists the calls of ops beyond the multiset min, shortened.
+func extraOps(ops map[string]int, min []string) []string {
+	left := map[string]int{}
+	for k, v := range ops {
+		left[k] = v
+	}
+	for _, op := range min {
+		left[op]--
+	}
+	var out []string
+	for _, op := range slices.Sorted(maps.Keys(left)) {
+		for range left[op] {
+			out = append(out, shortOp(op))
+		}
+	}
+	return out
+}
+
+func callsOf(s *Scenario) int { return total(s.Ops) }
+
+func callsCell(s *Scenario) string {
+	switch {
+	case s == nil:
+		return "—"
+	case s.CallsMin != s.CallsMax:
+		return fmt.Sprintf("%d–%d", s.CallsMin, s.CallsMax)
+	}
+	return fmt.Sprint(s.CallsMin)
+}
+
+func shortOp(op string) string {
+	svc, name, _ := strings.Cut(op, ".")
+	switch svc {
+	case "EC2":
+		return "ec2:" + name
+	case "Elastic Load Balancing v2", "Elastic Load Balancing":
+		return "elb:" + name
+	}
+	return op
+}
+
+func shortOps(ops []string) []string {
+	out := make([]string, len(ops))
+	for i, op := range ops {
+		out[i] = shortOp(op)
+	}
+	return out
+}
+
+func opsLine(ops map[string]int) string {
+	var parts []string
+	for _, op := range slices.Sorted(maps.Keys(ops)) {
+		parts = append(parts, fmt.Sprintf("%s %d", shortOp(op), ops[op]))
+	}
+	return fmt.Sprintf("%d = %s", total(ops), strings.Join(parts, ", "))
+}
+
+func runs(s *Scenario) string {
+	if s == nil {
+		return "—"
+	}
+	return fmt.Sprint(s.Runs)
+}
+
+func msCell(s *Scenario, q int) string {
+	if s == nil {
+		return "—"
+	}
+	if q == 50 {
+		return fmtMS(s.P50)
+	}
+	return fmtMS(s.P95)
+}
+
+func fmtMS(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "—"
+	case v < 1:
+		return fmt.Sprintf("%.3f ms", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f ms", v)
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+func fmtSize(n int64) string {
+	if n == 0 {
+		return "not built"
+	}
+	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "not met"
+}
+
+func TestPercentile(t *testing.T) {
+	s := []float64{5, 1, 4, 2, 3, 6, 7, 8, 9, 10}
+	for q, want := range map[float64]float64{0.5: 5, 0.95: 10, 0.1: 1, 1: 10} {
+		if got := percentile(s, q); got != want {
+			t.Errorf("percentile(%v) = %v, want %v", q, got, want)
+		}
+	}
+	if !math.IsNaN(percentile(nil, 0.5)) {
+		t.Error("percentile of nothing is not NaN")
+	}
+}
+
+func TestExtraOps(t *testing.T) {
+	got := extraOps(map[string]int{dInst: 1, dTH: 2, dLB: 1}, []string{dInst, dTH})
+	if want := []string{"elb:DescribeLoadBalancers", "elb:DescribeTargetHealth"}; !slices.Equal(got, want) {
+		t.Errorf("extraOps = %v, want %v", got, want)
+	}
+}
+
+func TestRender(t *testing.T) {
+	var s store
+	s.update(func(d *Data) {
+		d.Scenarios["moto/steady-warm"] = &Scenario{Runs: 60, CallsMin: 2, CallsMax: 2, Ops: map[string]int{dInst: 1, dTH: 1}, P50: 20, P95: 30}
+		d.Scenarios["moto/detach"] = &Scenario{Runs: 60, CallsMin: 6, CallsMax: 6, Ops: map[string]int{dInst: 1, dTG: 1, dTags: 1, dLB: 1, dTH: 1, dereg: 1}}
+		d.Bursts["50"] = &Burst{N: 50, Converged: true, Ops: map[string]int{}}
+	})
+	md := render(&s, []sizeRow{{name: "instance-state", arm64: 12 << 20}})
+	for _, want := range []string{"| 2 | — | 2 | none: ", "+1 (elb:DescribeLoadBalancers)", "| 50 |", "| instance-state | 12.0 MB | not built |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+}
