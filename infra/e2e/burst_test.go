@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"sort"
 	"sync"
@@ -13,16 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
-	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
 	"github.com/elbattach/elbattach/infra/localaws"
-	"github.com/elbattach/elbattach/shared/apply"
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/awsclient"
 	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/event"
-	"github.com/elbattach/elbattach/shared/observe"
 )
 
 // inProcess builds the pipeline the handlers use, in this process, against
@@ -30,11 +25,9 @@ import (
 func inProcess(t *testing.T, cfg aws.Config, calls *awsclient.Counter) *attach.Pipeline {
 	t.Helper()
 	calls.Install(&cfg)
-	e, l, c := ec2.NewFromConfig(cfg), elbv2.NewFromConfig(cfg), elb.NewFromConfig(cfg)
-	return &attach.Pipeline{Config: config.Default(), Region: region,
-		Observer: &observe.Observer{EC2: e, ELB: l, CLB: c, InstanceNotFoundAttempts: 1},
-		Applier:  &apply.Applier{EC2: e, ELB: l, CLB: c},
-		Log:      slog.New(slog.NewJSONHandler(io.Discard, nil))}
+	p := attach.NewPipeline(config.Default(), cfg, slog.New(slog.DiscardHandler))
+	p.Observer.InstanceNotFoundAttempts = 1
+	return p
 }
 
 // launch runs n instances in one subnet with the scenario's group and tag.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
@@ -50,19 +51,26 @@ func New(ctx context.Context, kind event.Kind) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	ec2c, elbc, clbc := ec2.NewFromConfig(awsCfg), elbv2.NewFromConfig(awsCfg), elb.NewFromConfig(awsCfg)
 	name := os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
 	if name == "" {
 		name = fmt.Sprintf("elbattach-%d", kind)
 	}
-	return &Handler{Kind: kind, Calls: calls, Events: eventbridge.NewFromConfig(awsCfg), Metrics: os.Stdout, Name: name, Pipeline: &Pipeline{
+	p := NewPipeline(cfg, awsCfg, log)
+	p.Observer.TTL = observe.TargetTTL
+	return &Handler{Kind: kind, Calls: calls, Events: eventbridge.NewFromConfig(awsCfg), Metrics: os.Stdout, Name: name, Pipeline: p}, nil
+}
+
+// NewPipeline builds a pipeline whose clients are made from awsCfg.
+func NewPipeline(cfg config.Config, awsCfg aws.Config, log *slog.Logger) *Pipeline {
+	ec2c, elbc, clbc := ec2.NewFromConfig(awsCfg), elbv2.NewFromConfig(awsCfg), elb.NewFromConfig(awsCfg)
+	return &Pipeline{
 		Config:      cfg,
 		Region:      awsCfg.Region,
-		Observer:    &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc, TTL: observe.TargetTTL},
+		Observer:    &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc},
 		Applier:     &apply.Applier{EC2: ec2c, ELB: elbc, CLB: clbc},
 		AutoScaling: autoscaling.NewFromConfig(awsCfg),
 		Log:         log,
-	}}, nil
+	}
 }
 
 // Handle decodes one event and runs it.
