@@ -106,6 +106,24 @@ func TestSubnetChoice(t *testing.T) {
 			t.Errorf("new subnet %s, want 10.9.0.0/27", cidr)
 		}
 	})
+	t.Run("a subnet an interrupted run created but did not route is finished, not duplicated", func(t *testing.T) {
+		t.Parallel()
+		s := newScenario(t, nil)
+		out, err := s.ec2.CreateSubnet(s.ctx, &ec2.CreateSubnetInput{VpcId: aws.String(s.vpc.ID), CidrBlock: aws.String("10.0.3.0/27"),
+			AvailabilityZone: aws.String("us-east-1c"), TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSubnet,
+				Tags: []ec2types.Tag{{Key: aws.String("elbattach:managed"), Value: aws.String("true")}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		half := aws.ToString(out.Subnet.SubnetId)
+		r, ferr := invoke(t, function(t, StateFn), manual(s.inst.ID, "attach", false))
+		if ferr != nil {
+			t.Fatal(ferr)
+		}
+		if got := s.lbSubnets()["us-east-1c"]; got != half || !s.routedToIGW(half) || len(s.subnetsIn("us-east-1c")) != 2 {
+			t.Errorf("ALB subnet in c %s (want %s, routed %v), report %v", got, half, s.routedToIGW(half), r.Changes)
+		}
+	})
 	t.Run("PUBLIC_SUBNET_PREFIX sets the size", func(t *testing.T) {
 		t.Parallel()
 		s := newScenario(t, nil)
