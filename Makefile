@@ -57,8 +57,10 @@ demo: deps
 bench: deps build-local
 	@$(MAKE) --no-print-directory build
 	@mkdir -p $(BUILD) && rm -f $(BUILD)/bench.json $(BUILD)/bench.md
-	@set -o pipefail; start=$$(date +%s); run() { echo "go test -run '^$$' -bench '$$1' -benchtime=$$2 -benchmem ./infra/bench/"; \
-	  BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local BENCH_MERGE=$$3 $(GO) test -run '^$$' -bench "$$1" -benchtime=$$2 -benchmem -count 1 ./infra/bench/; }; \
+	@set -o pipefail; start=$$(date +%s); run() { \
+	  echo "go test -run '^$$' -bench '$$1' -benchtime=$$2 -benchmem ./infra/bench/"; \
+	  BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local BENCH_MERGE=$$3 CGO_ENABLED=0 \
+	    $(GO) test -trimpath -tags lambda.norpc -count 1 -run '^$$' -bench "$$1" -benchtime=$$2 -benchmem ./infra/bench/; }; \
 	  { run Scenario 60x 0 && run 'NewAZ|ColdStart|PeakRSS' 12x 1 && run Burst 1x 1; } 2>&1 | tee $(BUILD)/bench.txt; rc=$$?; \
 	  echo "make bench: $$(( $$(date +%s) - start )) s, exit $$rc; report: $(BUILD)/bench.md"; exit $$rc
 

@@ -17,16 +17,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 
-	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/infra/localaws"
 	"github.com/elbattach/elbattach/shared/apply"
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/awsclient"
 	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/event"
+	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
 )
 
@@ -36,37 +35,35 @@ var ctx = context.Background()
 // out (0 would mean apply.DefaultSettle).
 const fastSettle = time.Nanosecond
 
-// clients are SDK clients on moto, configured as the functions configure
-// theirs (awsclient.Load: standard retryer, 6 attempts), counting every
-// attempt into calls.
+// clients is the SDK configuration of the functions (awsclient.Load:
+// standard retryer, 6 attempts) pointed at moto, counting every attempt
+// into calls.
 type clients struct {
 	calls *awsclient.Counter
-	ec2   *ec2.Client
-	elb   *elbv2.Client
-	clb   *elb.Client
+	cfg   aws.Config
 }
 
 func motoClients(b *testing.B) *clients {
 	b.Helper()
 	c := &clients{calls: &awsclient.Counter{}}
-	cfg, err := awsclient.Load(ctx, c.calls,
+	var err error
+	c.cfg, err = awsclient.Load(ctx, c.calls,
 		awsconfig.WithRegion(localaws.Region),
 		awsconfig.WithBaseEndpoint(moto.Endpoint),
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")))
 	if err != nil {
 		b.Fatal(err)
 	}
-	c.ec2, c.elb, c.clb = ec2.NewFromConfig(cfg), elbv2.NewFromConfig(cfg), elb.NewFromConfig(cfg)
 	return c
 }
 
-// pipeline is one function container on these clients: its own Observer
-// (ttl observe.TargetTTL: the target cache of a warm container) and Applier.
+// pipeline is one function container, built as attach.New builds it
+// (attach.NewPipeline), with the target cache's ttl (observe.TargetTTL: the
+// functions' setting) and the Applier's settle delay (0: apply.DefaultSettle).
 func (c *clients) pipeline(ttl, settle time.Duration) *attach.Pipeline {
-	return &attach.Pipeline{Config: config.Default(), Region: localaws.Region,
-		Observer: &observe.Observer{EC2: c.ec2, ELB: c.elb, CLB: c.clb, TTL: ttl},
-		Applier:  &apply.Applier{EC2: c.ec2, ELB: c.elb, CLB: c.clb, Settle: settle},
-		Log:      discardLog()}
+	p := attach.NewPipeline(config.Default(), c.cfg, discardLog())
+	p.Observer.TTL, p.Applier.Settle = ttl, settle
+	return p
 }
 
 // handler is the instance-state function's handler around p, as attach.New

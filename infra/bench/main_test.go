@@ -1,8 +1,7 @@
 // Package bench measures elbattach for `make bench`: the AWS calls one event
 // costs, handler latency against moto and against the zero-latency fake
-// (shared/fakeaws, reached through the fakeaws symlink: Go's internal
-// rule keeps it from infra/ otherwise), cold start, binary sizes and memory
-// under the Lambda Runtime Interface Emulator, and a burst of launches.
+// (shared/fakeaws), cold start, binary sizes and memory under the Lambda
+// Runtime Interface Emulator, and a burst of launches.
 //
 // The benchmarks put their numbers into package-level results; TestMain
 // writes them to build/bench.md (BENCH_OUT overrides) after m.Run. With
@@ -61,7 +60,8 @@ func run(m *testing.M) int {
 	code := m.Run()
 	moto.Stop()
 	builds.cleanup()
-	results.addInvocation(flag.Lookup("test.bench").Value.String(), flag.Lookup("test.benchtime").Value.String())
+	results.addInvocation(flag.Lookup("test.bench").Value.String(), flag.Lookup("test.benchtime").Value.String(),
+		flag.Lookup("test.benchmem").Value.String() == "true")
 	if err := results.save(jsonPath); err != nil {
 		return fail(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -67,11 +68,18 @@ func render(s *store, bins []sizeRow) string {
 	var w strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }
 	p("# elbattach benchmarks\n\n")
-	p("`make bench` on %s/%s, %d CPUs, %s; moto_server started by the test package (one per `go test` run, shared by its benchmarks). ",
+	p("Measured on %s/%s, %d CPUs, %s; moto_server started by the test package (one per `go test` run, shared by its benchmarks). ",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
+	if flags := buildFlags(); flags != "" {
+		p("Test binary built with %s. ", flags)
+	}
 	p("Raw `go test` output: `build/bench.txt`. Runs:\n\n")
 	for _, inv := range d.Invocations {
-		p("- `go test -run '^$' -bench '%s' -benchtime=%s -benchmem ./infra/bench/` (%s)\n", inv.Bench, inv.Benchtime, inv.At.Format("2006-01-02 15:04:05Z"))
+		mem := ""
+		if inv.Benchmem {
+			mem = " -benchmem"
+		}
+		p("- `go test -run '^$' -bench '%s' -benchtime=%s%s ./infra/bench/` (finished %s)\n", inv.Bench, inv.Benchtime, mem, inv.At.Format("2006-01-02 15:04:05Z"))
 	}
 
 	p("\n## 1. AWS API calls per event\n\n")
@@ -147,10 +155,22 @@ func render(s *store, bins []sizeRow) string {
 		}
 		p("; the fakeaws new-AZ runs use Settle = 1 ns.\n")
 	}
-	if u := d.Scenarios["moto/untagged"]; u != nil {
-		p("\nOne moto call costs about %s here (p50 of the untagged launch, one call). ", fmtMS(u.P50))
+	var own float64
+	for k, sc := range d.Scenarios {
+		if strings.HasPrefix(k, "fakeaws/") {
+			own = max(own, sc.P50)
+		}
 	}
-	p("Warm steady state uses the target cache (TTL %s).\n", observe.TargetTTL)
+	if m, f := d.Scenarios["moto/steady-cold"], d.Scenarios["fakeaws/steady-cold"]; m != nil && f != nil && m.CallsMin > 0 {
+		p("\nelbattach's own time (fakeaws p50) is at most %s per event; the rest of the moto column is moto itself: "+
+			"(moto p50 − fakeaws p50) / calls = %s per call in the cold steady state (moto's DescribeInstances is the slowest here, "+
+			"about %s alone in the untagged launch). ", fmtMS(own), fmtMS((m.P50-f.P50)/float64(m.CallsMin)), fmtMS(untaggedP50(d)))
+	}
+	p("Warm steady state uses the target cache (TTL %s).", observe.TargetTTL)
+	if m := d.Scenarios["moto/new-az"]; m != nil && m.Runs < 20 {
+		p(" The new-AZ p95 (nearest rank) of %d runs is their maximum.", m.Runs)
+	}
+	p("\n")
 
 	p("\n## 3. Cold start, binary size, memory\n\n")
 	if len(d.Cold) > 0 {
@@ -207,6 +227,31 @@ func render(s *store, bins []sizeRow) string {
 		}
 	}
 	return w.String()
+}
+
+// untaggedP50 is the moto p50 of the untagged launch (one call), or NaN.
+func untaggedP50(d *Data) float64 {
+	if u := d.Scenarios["moto/untagged"]; u != nil {
+		return u.P50
+	}
+	return math.NaN()
+}
+
+// buildFlags lists the build settings of the test binary that make bench
+// sets (the functions' flags, so that it reuses make build-local's packages).
+func buildFlags() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var out []string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "-tags", "-trimpath", "CGO_ENABLED":
+			out = append(out, "`"+s.Key+"="+s.Value+"`")
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // sizeRow is one binary's size per architecture (0: not built).

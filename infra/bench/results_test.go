@@ -33,6 +33,7 @@ type Data struct {
 // Invocation is one go test run that contributed.
 type Invocation struct {
 	Bench, Benchtime string
+	Benchmem         bool
 	At               time.Time
 }
 
@@ -108,9 +109,9 @@ func (s *store) setSize(binary, arch string, size int64) {
 	})
 }
 
-func (s *store) addInvocation(bench, benchtime string) {
+func (s *store) addInvocation(bench, benchtime string, benchmem bool) {
 	s.update(func(d *Data) {
-		d.Invocations = append(d.Invocations, Invocation{Bench: bench, Benchtime: benchtime, At: time.Now().UTC().Truncate(time.Second)})
+		d.Invocations = append(d.Invocations, Invocation{Bench: bench, Benchtime: benchtime, Benchmem: benchmem, At: time.Now().UTC().Truncate(time.Second)})
 	})
 }
 

@@ -10,9 +10,9 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
-	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/awsclient"
+	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
 )
 
