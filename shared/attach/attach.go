@@ -29,6 +29,9 @@ const maxRounds = 6
 // ErrForeignRegion refuses an event or target ARN from another region.
 var ErrForeignRegion = errors.New("resource in another region")
 
+// ErrNotReady is retryable: the instance is not running yet.
+var ErrNotReady = errors.New("instance not ready")
+
 // Pipeline runs triggers.
 type Pipeline struct {
 	Config   config.Config
@@ -121,6 +124,11 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 	refs, err := state.ParseRefs(value)
 	if err != nil {
 		return fmt.Errorf("tag %s of %s: %w", p.Config.TagKey, in.ID, err)
+	}
+	if t.Action == event.Attach && in.State == "pending" && t.Lifecycle != nil {
+		// A launch action can come before EC2 calls the instance running:
+		// retry, and complete the action only once attached.
+		return fmt.Errorf("%w: %s is still pending", ErrNotReady, in.ID)
 	}
 	if t.Action == event.Attach && in.State != "running" && t.Origin != "manual" {
 		// Delivery is unordered: a late "running" (or a tag change) for an

@@ -153,6 +153,14 @@ func TestLifecycleCompletion(t *testing.T) {
 			t.Fatalf("err %v, completed %v", err, asg.completed)
 		}
 	})
+	t.Run("a pending instance is retried, not completed", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[2], "web", fakeaws.State("pending"))
+		_, err := fastPipeline(s.W, asg).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch})
+		if !errors.Is(err, attach.ErrNotReady) || attach.Permanent(err) || len(asg.completed) != 0 {
+			t.Fatalf("err %v, completed %v", err, asg.completed)
+		}
+	})
 	t.Run("refusal completes with LIFECYCLE_ON_FAILURE", func(t *testing.T) {
 		s, asg := fakeaws.NewSite(), &fakeASG{}
 		id := s.Instance(fakeaws.Zones[2], "no-such-group")
