@@ -2,8 +2,13 @@
 package main
 
 import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/elbattach/elbattach/shared/asg"
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/event"
 )
 
-func main() { attach.Main(event.LifecycleAction) }
+func main() {
+	attach.Main(event.LifecycleAction, func(h *attach.Handler, cfg aws.Config) { h.Pipeline.Lifecycle = asg.New(cfg) })
+}

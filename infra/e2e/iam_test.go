@@ -14,7 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/elbattach/elbattach/shared/apply"
-	"github.com/elbattach/elbattach/shared/attach"
+	"github.com/elbattach/elbattach/shared/asg"
 	"github.com/elbattach/elbattach/shared/observe"
 	"github.com/elbattach/elbattach/shared/outcome"
 )
@@ -28,7 +28,7 @@ var clientInterfaces = map[reflect.Type]string{
 	reflect.TypeFor[apply.EC2]():           "ec2",
 	reflect.TypeFor[apply.ELBv2]():         "elasticloadbalancing",
 	reflect.TypeFor[apply.ClassicELB]():    "elasticloadbalancing",
-	reflect.TypeFor[attach.AutoScaling]():  "autoscaling",
+	reflect.TypeFor[asg.API]():             "autoscaling",
 	reflect.TypeFor[outcome.EventBridge](): "events",
 }
 

@@ -38,8 +38,8 @@ type Pipeline struct {
 	Region   string
 	Observer *observe.Observer
 	Applier  *apply.Applier
-	// AutoScaling completes lifecycle actions (lifecycle triggers only).
-	AutoScaling AutoScaling
+	// Lifecycle completes lifecycle actions (the lifecycle function only).
+	Lifecycle LifecycleActions
 	// PollEvery overrides how often health and drain waits read the target
 	// (default pollEvery; tests shorten it).
 	PollEvery time.Duration

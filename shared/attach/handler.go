@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
@@ -39,8 +38,11 @@ type Handler struct {
 	Name string
 }
 
+// Option adds to a handler what only some functions need.
+type Option func(h *Handler, awsCfg aws.Config)
+
 // New reads the configuration from the environment and builds the clients.
-func New(ctx context.Context, kind event.Kind) (*Handler, error) {
+func New(ctx context.Context, kind event.Kind, opts ...Option) (*Handler, error) {
 	cfg, err := config.FromEnv(os.LookupEnv)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -57,19 +59,22 @@ func New(ctx context.Context, kind event.Kind) (*Handler, error) {
 	}
 	p := NewPipeline(cfg, awsCfg, log)
 	p.Observer.TTL = observe.TargetTTL
-	return &Handler{Kind: kind, Calls: calls, Events: eventbridge.NewFromConfig(awsCfg), Metrics: os.Stdout, Name: name, Pipeline: p}, nil
+	h := &Handler{Kind: kind, Calls: calls, Events: eventbridge.NewFromConfig(awsCfg), Metrics: os.Stdout, Name: name, Pipeline: p}
+	for _, o := range opts {
+		o(h, awsCfg)
+	}
+	return h, nil
 }
 
 // NewPipeline builds a pipeline whose clients are made from awsCfg.
 func NewPipeline(cfg config.Config, awsCfg aws.Config, log *slog.Logger) *Pipeline {
 	ec2c, elbc, clbc := ec2.NewFromConfig(awsCfg), elbv2.NewFromConfig(awsCfg), elb.NewFromConfig(awsCfg)
 	return &Pipeline{
-		Config:      cfg,
-		Region:      awsCfg.Region,
-		Observer:    &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc},
-		Applier:     &apply.Applier{EC2: ec2c, ELB: elbc, CLB: clbc},
-		AutoScaling: autoscaling.NewFromConfig(awsCfg),
-		Log:         log,
+		Config:   cfg,
+		Region:   awsCfg.Region,
+		Observer: &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc},
+		Applier:  &apply.Applier{EC2: ec2c, ELB: elbc, CLB: clbc},
+		Log:      log,
 	}
 }
 
@@ -157,8 +162,8 @@ func truncate(b []byte, n int) string {
 // serve events of kind. A configuration error fails every invocation with its
 // reason, so that it reaches the retries and the failure queue instead of a
 // crash loop.
-func Main(kind event.Kind) {
-	h, err := New(context.Background(), kind)
+func Main(kind event.Kind, opts ...Option) {
+	h, err := New(context.Background(), kind, opts...)
 	switch {
 	case err != nil:
 		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("elbattach cannot start", "error", err.Error())

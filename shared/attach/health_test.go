@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/fakeaws"
@@ -25,23 +22,26 @@ type fakeASG struct {
 	heartbeats int
 }
 
-func (f *fakeASG) CompleteLifecycleAction(_ context.Context, in *autoscaling.CompleteLifecycleActionInput, _ ...func(*autoscaling.Options)) (*autoscaling.CompleteLifecycleActionOutput, error) {
+func (f *fakeASG) Complete(_ context.Context, lc event.Lifecycle, _, result string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.completed = append(f.completed, aws.ToString(in.LifecycleHookName)+":"+aws.ToString(in.LifecycleActionResult))
-	return &autoscaling.CompleteLifecycleActionOutput{}, nil
+	f.completed = append(f.completed, lc.Hook+":"+result)
+	return nil
 }
 
-func (f *fakeASG) RecordLifecycleActionHeartbeat(context.Context, *autoscaling.RecordLifecycleActionHeartbeatInput, ...func(*autoscaling.Options)) (*autoscaling.RecordLifecycleActionHeartbeatOutput, error) {
+func (f *fakeASG) Heartbeat(context.Context, event.Lifecycle, string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.heartbeats++
-	return &autoscaling.RecordLifecycleActionHeartbeatOutput{}, nil
+	return nil
 }
 
-func fastPipeline(w *fakeaws.World, asg attach.AutoScaling) *attach.Pipeline {
+func fastPipeline(w *fakeaws.World, asg *fakeASG) *attach.Pipeline {
 	p := pipeline(w, time.Millisecond)
-	p.PollEvery, p.AutoScaling = time.Millisecond, asg
+	p.PollEvery = time.Millisecond
+	if asg != nil {
+		p.Lifecycle = asg
+	}
 	return p
 }
 

@@ -6,22 +6,18 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
-
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/observe"
 	"github.com/elbattach/elbattach/shared/plan"
 	"github.com/elbattach/elbattach/shared/state"
 )
 
-// AutoScaling is the part of the Auto Scaling API a lifecycle action needs.
-type AutoScaling interface {
-	CompleteLifecycleAction(context.Context, *autoscaling.CompleteLifecycleActionInput, ...func(*autoscaling.Options)) (*autoscaling.CompleteLifecycleActionOutput, error)
-	RecordLifecycleActionHeartbeat(context.Context, *autoscaling.RecordLifecycleActionHeartbeatInput, ...func(*autoscaling.Options)) (*autoscaling.RecordLifecycleActionHeartbeatOutput, error)
+// LifecycleActions completes Auto Scaling lifecycle actions (package asg, wired
+// by the lifecycle function only).
+type LifecycleActions interface {
+	Complete(ctx context.Context, lc event.Lifecycle, instance, result string) error
+	Heartbeat(ctx context.Context, lc event.Lifecycle, instance string) error
 }
-
-var _ AutoScaling = (*autoscaling.Client)(nil)
 
 // LifecycleOutcome is how a lifecycle action was completed.
 type LifecycleOutcome struct {
@@ -57,12 +53,11 @@ func (p *Pipeline) completeLifecycle(ctx context.Context, t event.Trigger, r *Re
 	default:
 		return runErr
 	}
-	_, err := p.AutoScaling.CompleteLifecycleAction(ctx, &autoscaling.CompleteLifecycleActionInput{
-		AutoScalingGroupName: aws.String(lc.Group), LifecycleHookName: aws.String(lc.Hook),
-		LifecycleActionToken: aws.String(lc.Token), InstanceId: aws.String(t.InstanceID), LifecycleActionResult: aws.String(result),
-	})
-	if err != nil {
-		return errors.Join(runErr, fmt.Errorf("completing lifecycle action %s of %s, %w", lc.Hook, lc.Group, err))
+	if p.Lifecycle == nil {
+		return errors.Join(runErr, fmt.Errorf("%w: this function cannot complete lifecycle actions", plan.ErrUnsupported))
+	}
+	if err := p.Lifecycle.Complete(ctx, *lc, t.InstanceID, result); err != nil {
+		return errors.Join(runErr, err)
 	}
 	r.Lifecycle = &LifecycleOutcome{Group: lc.Group, Hook: lc.Hook, Result: result}
 	return nil // the action is complete: a retry could not do better
@@ -94,10 +89,8 @@ func (p *Pipeline) drain(ctx context.Context, pl plan.Plan, lc *event.Lifecycle,
 				break
 			}
 			if time.Since(lastBeat) >= p.Config.Heartbeat {
-				if _, err := p.AutoScaling.RecordLifecycleActionHeartbeat(ctx, &autoscaling.RecordLifecycleActionHeartbeatInput{
-					AutoScalingGroupName: aws.String(lc.Group), LifecycleHookName: aws.String(lc.Hook),
-					LifecycleActionToken: aws.String(lc.Token), InstanceId: aws.String(instance)}); err != nil {
-					return fmt.Errorf("recording lifecycle heartbeat, %w", err)
+				if err := p.Lifecycle.Heartbeat(ctx, *lc, instance); err != nil {
+					return err
 				}
 				lastBeat = time.Now()
 			}
