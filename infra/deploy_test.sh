@@ -10,6 +10,7 @@
 # Prints "N passed, N failed"; exits non-zero when a check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CFNYAML_DIR=$PWD/infra/scripts
 
 pass=0
 fail=0
@@ -109,13 +110,11 @@ while IFS=$'\t' read -r kind a b c; do
   esac
 done < <(
   python3 - <<'PY'
-import yaml
+import os, sys
+sys.path.insert(0, os.environ["CFNYAML_DIR"])
+import cfnyaml
 
-class Loader(yaml.SafeLoader):
-    pass
-Loader.add_multi_constructor("!", lambda l, s, n: {"!" + s: l.construct_scalar(n)} if isinstance(n, yaml.ScalarNode) else None)
-
-tpl = yaml.load(open("template.yaml"), Loader=Loader)
+tpl = cfnyaml.load("template.yaml")
 for res in tpl["Resources"].values():
     if res["Type"] == "AWS::Serverless::Function":
         print("fn\t" + res["Properties"]["CodeUri"].strip("/").split("/")[-1])
@@ -219,20 +218,11 @@ fi
 # apart from CodeUri (and the two header comment lines) the same as template.yaml.
 if check=$(cd "$repo" && python3 - "${functions[@]}" <<'PY' 2>&1
 import os, sys, zipfile
-import yaml
+sys.path.insert(0, os.environ["CFNYAML_DIR"])
+import cfnyaml
 
-class Loader(yaml.SafeLoader):
-    pass
-def tagged(l, s, n):
-    if isinstance(n, yaml.ScalarNode):
-        return {"!" + s: l.construct_scalar(n)}
-    if isinstance(n, yaml.SequenceNode):
-        return {"!" + s: l.construct_sequence(n, deep=True)}
-    return {"!" + s: l.construct_mapping(n, deep=True)}
-Loader.add_multi_constructor("!", tagged)
-
-src = yaml.load(open("template.yaml"), Loader=Loader)
-gen = yaml.load(open("build/deploy/template.yaml"), Loader=Loader)
+src = cfnyaml.load("template.yaml")
+gen = cfnyaml.load("build/deploy/template.yaml")
 errors = []
 want = set(sys.argv[1:])
 seen = set()

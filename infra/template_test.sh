@@ -20,23 +20,13 @@ echo "ok"
 
 python3 - <<'EOF'
 import glob, json, os, re, sys
-import yaml
+sys.path.insert(0, "infra/scripts")
+import cfnyaml
 import cfnlint
 
 fail = []
 
-class Loader(yaml.SafeLoader):
-    pass
-
-def tagged(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {"!" + suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {"!" + suffix: loader.construct_sequence(node, deep=True)}
-    return {"!" + suffix: loader.construct_mapping(node, deep=True)}
-
-Loader.add_multi_constructor("!", tagged)
-tpl = yaml.load(open("template.yaml"), Loader=Loader)
+tpl = cfnyaml.load("template.yaml")
 funcs = {k: v for k, v in tpl["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
 
 print("== IAM policy identical across functions")
