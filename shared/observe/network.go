@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,24 +14,14 @@ import (
 	"github.com/elbattach/elbattach/shared/state"
 )
 
-// Network reads a VPC's CIDR blocks, subnets and route tables, its internet
-// gateway when no route table names one, and with acls its network ACLs.
+// Network reads a VPC's subnets and route tables, its internet gateway when
+// no route table names one, and with acls its network ACLs. The VPC's CIDR
+// blocks come from the route tables' local routes (every table has one per
+// IPv4 block of the VPC); DescribeVpcs is read only when those do not hold
+// every subnet (local routes replaced by middlebox routes, say).
 func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.Network, error) {
 	n := &state.Network{VPC: vpc}
-	vpcs, err := o.EC2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{vpc}})
-	if err != nil {
-		return nil, fmt.Errorf("describing %s, %w", vpc, err)
-	}
-	for _, v := range vpcs.Vpcs {
-		for _, a := range v.CidrBlockAssociationSet {
-			if a.CidrBlockState != nil && a.CidrBlockState.State != ec2types.VpcCidrBlockStateCodeAssociated {
-				continue
-			}
-			if p, err := netip.ParsePrefix(aws.ToString(a.CidrBlock)); err == nil {
-				n.CIDRs = append(n.CIDRs, p)
-			}
-		}
-	}
+	var err error
 	filter := []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}}
 	subnets := ec2.NewDescribeSubnetsPaginator(o.EC2, &ec2.DescribeSubnetsInput{Filters: filter})
 	for subnets.HasMorePages() {
@@ -42,18 +33,26 @@ func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.N
 			n.Subnets = append(n.Subnets, subnetOf(s))
 		}
 	}
-	tables := ec2.NewDescribeRouteTablesPaginator(o.EC2, &ec2.DescribeRouteTablesInput{Filters: filter})
-	for tables.HasMorePages() {
-		page, err := tables.NextPage(ctx)
+	var tables []ec2types.RouteTable
+	pages := ec2.NewDescribeRouteTablesPaginator(o.EC2, &ec2.DescribeRouteTablesInput{Filters: filter})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("describing route tables of %s, %w", vpc, err)
 		}
+		tables = append(tables, page.RouteTables...)
 		for _, t := range page.RouteTables {
 			rt := routeTableOf(t)
 			if n.IGW == "" && rt.DefaultIGW != "" {
 				n.IGW = rt.DefaultIGW
 			}
 			n.RouteTables = append(n.RouteTables, rt)
+		}
+	}
+	n.CIDRs = localBlocks(tables)
+	if !covers(n.CIDRs, n.Subnets) {
+		if n.CIDRs, err = o.vpcBlocks(ctx, vpc); err != nil {
+			return nil, err
 		}
 	}
 	if n.IGW == "" {
@@ -74,6 +73,57 @@ func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.N
 		}
 	}
 	return n, nil
+}
+
+// localBlocks returns the destinations of the tables' local routes: the
+// routes a route table is created with, one per IPv4 CIDR block of the VPC.
+func localBlocks(tables []ec2types.RouteTable) []netip.Prefix {
+	var blocks []netip.Prefix
+	for _, t := range tables {
+		for _, r := range t.Routes {
+			if aws.ToString(r.GatewayId) != "local" && r.Origin != ec2types.RouteOriginCreateRouteTable {
+				continue
+			}
+			if p, err := netip.ParsePrefix(aws.ToString(r.DestinationCidrBlock)); err == nil && p.Addr().Is4() && !slices.Contains(blocks, p) {
+				blocks = append(blocks, p)
+			}
+		}
+	}
+	slices.SortFunc(blocks, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	return blocks
+}
+
+// covers reports whether blocks is non-empty and holds every subnet.
+func covers(blocks []netip.Prefix, subnets []state.Subnet) bool {
+	if len(blocks) == 0 {
+		return false
+	}
+	for _, s := range subnets {
+		if !slices.ContainsFunc(blocks, func(b netip.Prefix) bool { return b.Bits() <= s.CIDR.Bits() && b.Contains(s.CIDR.Addr()) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// vpcBlocks reads the VPC's associated IPv4 CIDR blocks.
+func (o *Observer) vpcBlocks(ctx context.Context, vpc string) ([]netip.Prefix, error) {
+	vpcs, err := o.EC2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{vpc}})
+	if err != nil {
+		return nil, fmt.Errorf("describing %s, %w", vpc, err)
+	}
+	var blocks []netip.Prefix
+	for _, v := range vpcs.Vpcs {
+		for _, a := range v.CidrBlockAssociationSet {
+			if a.CidrBlockState != nil && a.CidrBlockState.State != ec2types.VpcCidrBlockStateCodeAssociated {
+				continue
+			}
+			if p, err := netip.ParsePrefix(aws.ToString(a.CidrBlock)); err == nil {
+				blocks = append(blocks, p)
+			}
+		}
+	}
+	return blocks, nil
 }
 
 // NACLs reads a VPC's network ACLs.

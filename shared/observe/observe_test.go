@@ -70,7 +70,7 @@ func wantCalls(t *testing.T, got []string, want ...string) {
 var (
 	healthy = []string{"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth"}
 	minimal = append(append([]string{}, healthy...), "ec2.DescribeSecurityGroups")
-	network = []string{"ec2.DescribeVpcs", "ec2.DescribeSubnets", "ec2.DescribeRouteTables"}
+	network = []string{"ec2.DescribeSubnets", "ec2.DescribeRouteTables"}
 )
 
 // TestSteadyState: the AZ is covered, the rule is there, the instance is

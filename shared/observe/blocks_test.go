@@ -1,0 +1,55 @@
+package observe
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/elbattach/elbattach/shared/state"
+)
+
+// TestLocalBlocks: the VPC's CIDR blocks are the destinations of the local
+// routes, also when a middlebox replaced their target (the route keeps its
+// origin); a block no subnet proves is enough, a subnet outside every local
+// route sends Network to DescribeVpcs.
+func TestLocalBlocks(t *testing.T) {
+	route := func(dest, gw string, origin ec2types.RouteOrigin) ec2types.Route {
+		return ec2types.Route{DestinationCidrBlock: aws.String(dest), GatewayId: aws.String(gw), Origin: origin}
+	}
+	tables := []ec2types.RouteTable{
+		{Routes: []ec2types.Route{
+			route("10.0.0.0/16", "local", ec2types.RouteOriginCreateRouteTable),
+			route("0.0.0.0/0", "igw-1", ec2types.RouteOriginCreateRoute),
+		}},
+		{Routes: []ec2types.Route{
+			route("10.0.0.0/16", "local", ec2types.RouteOriginCreateRouteTable),
+			{DestinationCidrBlock: aws.String("100.64.0.0/16"), NetworkInterfaceId: aws.String("eni-1"), Origin: ec2types.RouteOriginCreateRouteTable},
+			route("192.168.0.0/16", "vgw-1", ec2types.RouteOriginEnableVgwRoutePropagation),
+			{DestinationIpv6CidrBlock: aws.String("2600:1f18::/56"), GatewayId: aws.String("local"), Origin: ec2types.RouteOriginCreateRouteTable},
+		}},
+	}
+	got := localBlocks(tables)
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16"), netip.MustParsePrefix("100.64.0.0/16")}
+	if !slices.Equal(got, want) {
+		t.Fatalf("localBlocks = %v, want %v", got, want)
+	}
+	sub := func(cidr string) state.Subnet { return state.Subnet{CIDR: netip.MustParsePrefix(cidr)} }
+	for _, tc := range []struct {
+		name    string
+		blocks  []netip.Prefix
+		subnets []state.Subnet
+		want    bool
+	}{
+		{"every subnet inside", got, []state.Subnet{sub("10.0.1.0/24"), sub("100.64.0.0/27")}, true},
+		{"no subnets yet", got, nil, true},
+		{"a subnet outside (its local route replaced everywhere)", got, []state.Subnet{sub("10.0.1.0/24"), sub("10.1.0.0/24")}, false},
+		{"no local route at all", nil, nil, false},
+	} {
+		if c := covers(tc.blocks, tc.subnets); c != tc.want {
+			t.Errorf("%s: covers = %v, want %v", tc.name, c, tc.want)
+		}
+	}
+}
