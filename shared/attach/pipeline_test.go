@@ -63,8 +63,8 @@ func wantCalls(t *testing.T, w *fakeaws.World, want ...string) {
 var (
 	newAZCalls = []string{
 		"ec2.DescribeInstances",
-		// observe: the target, its registration, the groups, the network (the AZ is new)
-		"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth",
+		// observe: the target, the groups, the network (the AZ is new, so no registration can be in use)
+		"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers",
 		"ec2.DescribeSecurityGroups", "ec2.DescribeSubnets", "ec2.DescribeRouteTables",
 		// complete: there is something to change
 		"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners",

@@ -107,7 +107,10 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 	if err != nil {
 		return s, err
 	}
-	if s.Target.ARN != "" {
+	if s.Target.ARN != "" && (full || s.LoadBalancer.SubnetIn(in.AZ) != "") {
+		// In an AZ the load balancer lacks, the target cannot be in use, and
+		// the plan adds the AZ and registers anyway (RegisterTargets is
+		// idempotent): its health is not worth a call there.
 		if s.Target.Registrations, err = o.Registrations(ctx, s.Target.ARN, s.TargetID(), s.TrafficPort()); err != nil {
 			return s, err
 		}
