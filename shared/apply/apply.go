@@ -67,9 +67,9 @@ var ErrStale = errors.New("state changed while applying")
 // DefaultSettle is how long to wait after SetSubnets before reading the load
 // balancer back. SetSubnets replaces the whole list, so a concurrent run that
 // read the list before our write can still write its own, older list after
-// it. Both runs read the list afresh just before writing, so such a lost
-// update lands within one round trip of our write; one second covers it with
-// a wide margin, and the read-back then sees it and we add the subnet again.
+// it. Every run writes a list read less than half this delay before (see
+// Applier.TrustList), so such a lost update lands within that half of our
+// write; the read-back then sees it and we add the subnet again.
 const DefaultSettle = time.Second
 
 // Applier runs plans.
@@ -79,6 +79,14 @@ type Applier struct {
 	CLB ClassicELB
 	// Settle overrides DefaultSettle (tests shorten it).
 	Settle time.Duration
+	// TrustList is how long after the load balancer was read the plan's
+	// subnet list is written as it is; older, it is read again first. 0
+	// means Settle/2: it must stay below the settle delay minus a write's
+	// latency, or the read-back can miss a lost update.
+	TrustList time.Duration
+	// Backoff, when set, replaces the SDK's backoff between SetSubnets
+	// attempts (tests shorten it).
+	Backoff time.Duration
 }
 
 // Run applies p's steps in order and returns the lines of what it changed.

@@ -27,7 +27,7 @@ var (
 var ctx = context.Background()
 
 func applier(w *fakeaws.World) *apply.Applier {
-	return &apply.Applier{EC2: w.EC2(), ELB: w.ELBv2(), CLB: w.ClassicELB(), Settle: time.Millisecond}
+	return &apply.Applier{EC2: w.EC2(), ELB: w.ELBv2(), CLB: w.ClassicELB(), Settle: time.Millisecond, Backoff: time.Millisecond}
 }
 
 func run(t *testing.T, w *fakeaws.World, steps ...plan.Step) []string {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/google/go-cmp/cmp"
@@ -38,6 +39,72 @@ func TestSetSubnetsReadsFresh(t *testing.T) {
 	if got := w.Inputs("elbv2.SetSubnets")[0].(*elbv2.SetSubnetsInput).Subnets; len(got) != 4 {
 		t.Errorf("SetSubnets %v, want four subnets", got)
 	}
+}
+
+// TestSetSubnetsFreshPlan: a list the plan read less than half a settle
+// delay ago is written as it is; only the read-back reads the load balancer.
+func TestSetSubnetsFreshPlan(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	c := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.64/27")
+	step := addC(site, c)
+	a := applier(w)
+	a.Settle, step.ListRead = 200*time.Millisecond, time.Now()
+	if _, err := a.Run(ctx, plan.Plan{Steps: []plan.Step{step}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w, "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers")
+	if w.LBZones(site.LB)["us-east-1c"] != c {
+		t.Errorf("load balancer AZs: %v", w.LBZones(site.LB))
+	}
+	// A list as old as half the settle delay is read again first.
+	w.SetLBSubnets(site.LB, site.Public["us-east-1a"], site.Public["us-east-1b"])
+	w.ResetCalls()
+	step.ListRead = time.Now().Add(-100 * time.Millisecond)
+	if _, err := a.Run(ctx, plan.Plan{Steps: []plan.Step{step}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w, "elbv2.DescribeLoadBalancers", "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers")
+}
+
+// TestSetSubnetsRetryReadsAgain: a SetSubnets throttled is tried again from
+// a fresh read (here another run added us-east-1d meanwhile, and it is
+// kept), not resent by the SDK with the old list; one that failed after it
+// landed (a dropped response) is found done by that read, and still read
+// back after the settle delay.
+func TestSetSubnetsRetryReadsAgain(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	c, d := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.64/27"), w.AddSubnet(site.VPC, "us-east-1d", "10.0.0.96/27")
+	step := addC(site, c)
+	step.ListRead = time.Now()
+	w.FailNext("elbv2.SetSubnets", fakeaws.Err("Throttling", "Rate exceeded"))
+	w.OnCall("elbv2.SetSubnets", func() {
+		if w.LBZones(site.LB)["us-east-1d"] == "" {
+			w.SetLBSubnets(site.LB, site.Public["us-east-1a"], site.Public["us-east-1b"], d) // the other run
+		}
+	})
+	if done := run(t, w, step); len(done) != 1 {
+		t.Fatalf("done %q", done)
+	}
+	wantCalls(t, w, "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers", "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers")
+	if z := w.LBZones(site.LB); z["us-east-1c"] != c || z["us-east-1d"] != d {
+		t.Errorf("load balancer AZs: %v", z)
+	}
+
+	w2 := fakeaws.NewSite()
+	c2 := w2.W.AddSubnet(w2.VPC, "us-east-1c", "10.0.0.64/27")
+	step = addC(w2, c2)
+	step.ListRead = time.Now()
+	var once sync.Once
+	w2.W.OnCall("elbv2.SetSubnets", func() {
+		once.Do(func() { w2.W.SetLBSubnets(w2.LB, w2.Public["us-east-1a"], w2.Public["us-east-1b"], c2) }) // it landed...
+	})
+	w2.W.FailNext("elbv2.SetSubnets", fakeaws.Err("RequestTimeout", "...but its response was lost"))
+	if done := run(t, w2.W, step); len(done) != 1 {
+		t.Fatalf("landed write: done %q", done)
+	}
+	wantCalls(t, w2.W, "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers", "elbv2.DescribeLoadBalancers")
 }
 
 // TestSetSubnetsLostUpdate: another run's SetSubnets, with a list read
@@ -170,5 +237,33 @@ func TestStepKinds(t *testing.T) {
 	}
 	if _, err := applier(w).Run(ctx, plan.Plan{Steps: []plan.Step{{Op: plan.Deregister, TargetGroup: site.TG, TargetID: "i-0000000000000ffff", Port: 80}}}); err != nil {
 		t.Errorf("deregistering an unknown instance: %v", err)
+	}
+}
+
+// TestClassicFreshPlan: a Classic ELB's subnet is attached without a read
+// when the plan's view is fresh; AWS itself refuses a second subnet in an AZ
+// taken meanwhile, and that sends the caller round again.
+func TestClassicFreshPlan(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	w.AddClassicLB("legacy", fakeaws.Subnets(site.Public["us-east-1a"]), fakeaws.Groups(site.LBGroup), fakeaws.ClassicPort(80, 8080), fakeaws.Allowed())
+	step := plan.Step{Op: plan.AddSubnet, Subnet: site.Public["us-east-1b"], AZ: "us-east-1b", LoadBalancer: "legacy", LoadBalancerType: "classic",
+		ListRead: time.Now()}
+	a := applier(w)
+	a.TrustList = time.Minute
+	if _, err := a.Run(ctx, plan.Plan{Steps: []plan.Step{step}}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w, "elb.AttachLoadBalancerToSubnets")
+	other := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.64/27")
+	w.AddRouteTable(site.VPC, site.IGW, fakeaws.Subnets(other))
+	w.ResetCalls()
+	mine := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.96/27")
+	if _, err := a.Run(ctx, plan.Plan{Steps: []plan.Step{{Op: plan.AddSubnet, Subnet: other, AZ: "us-east-1c", LoadBalancer: "legacy", LoadBalancerType: "classic", ListRead: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Run(ctx, plan.Plan{Steps: []plan.Step{{Op: plan.AddSubnet, Subnet: mine, AZ: "us-east-1c", LoadBalancer: "legacy", LoadBalancerType: "classic", ListRead: time.Now()}}})
+	if !errors.Is(err, apply.ErrStale) {
+		t.Errorf("AZ taken meanwhile: %v, want ErrStale", err)
 	}
 }

@@ -12,8 +12,10 @@ import (
 // subnets, security groups). It is safe because nothing else rests on it
 // alone: a revoked opt-in takes effect within 30 s; a subnet change made by
 // someone else is caught by apply, which reads the load balancer afresh
-// before SetSubnets, and by the health read after registering (a target in
-// an AZ that is not enabled reads unused/Target.NotInUse). Registrations and
+// before SetSubnets when the list it has is older than half a second (a
+// cached one always is), and by the health read after registering in a
+// covered AZ (a target in an AZ that is not enabled reads
+// unused/Target.NotInUse). Registrations and
 // security group rules are never cached. The pipeline forgets a target as
 // soon as it changes it, or finds that AWS changed under a plan.
 const TargetTTL = 30 * time.Second

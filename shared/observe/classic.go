@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing"
@@ -28,6 +29,7 @@ var _ ClassicELB = (*elb.Client)(nil)
 // ports are the traffic ports, its registered instances the registrations.
 // Its subnets' AZs are filled in from the VPC's network by the caller.
 func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, state.LoadBalancer, error) {
+	at := time.Now()
 	out, err := o.CLB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerNames: []string{ref.Name}})
 	if awserr.Is(err, awserr.LoadBalancerNotFound, "LoadBalancerNotFound") || (err == nil && len(out.LoadBalancerDescriptions) == 0) {
 		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("%w: classic load balancer %s", ErrTargetNotFound, ref.Name)
@@ -65,7 +67,7 @@ func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, st
 		}
 	}
 	lb := state.LoadBalancer{Name: t.Name, Type: state.TypeClassic, Scheme: aws.ToString(d.Scheme),
-		VPC: aws.ToString(d.VPCId), SecurityGroups: d.SecurityGroups}
+		VPC: aws.ToString(d.VPCId), SecurityGroups: d.SecurityGroups, ReadAt: at}
 	for _, id := range d.Subnets {
 		lb.Subnets = append(lb.Subnets, state.LBSubnet{ID: id})
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
@@ -105,7 +107,10 @@ func TestSteadyState(t *testing.T) {
 	wantLB := state.LoadBalancer{ARN: site.LB, Name: "web-alb", Type: "application", Scheme: "internet-facing", VPC: site.VPC,
 		SecurityGroups: []string{site.LBGroup}, Subnets: []state.LBSubnet{
 			{ID: site.Public["us-east-1a"], AZ: "us-east-1a"}, {ID: site.Public["us-east-1b"], AZ: "us-east-1b"}}}
-	if diff := cmp.Diff(wantLB, s.LoadBalancer); diff != "" {
+	if time.Since(s.LoadBalancer.ReadAt) > time.Minute {
+		t.Errorf("load balancer read at %v", s.LoadBalancer.ReadAt)
+	}
+	if diff := cmp.Diff(wantLB, s.LoadBalancer, cmpopts.IgnoreFields(state.LoadBalancer{}, "ReadAt")); diff != "" {
 		t.Errorf("load balancer (-want +got):\n%s", diff)
 	}
 	if len(s.InstanceGroups) != 1 || len(s.InstanceGroups[0].Ingress) != 1 || s.InstanceGroups[0].Ingress[0].SourceGroup != site.LBGroup {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -59,6 +60,7 @@ func (o *Observer) Target(ctx context.Context, ref state.Ref) (state.Target, sta
 
 // LoadBalancer reads an ALB or NLB.
 func (o *Observer) LoadBalancer(ctx context.Context, arn string) (state.LoadBalancer, error) {
+	at := time.Now()
 	out, err := o.ELB.DescribeLoadBalancers(ctx, &elbv2.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}})
 	if awserr.Is(err, awserr.LoadBalancerNotFound) || (err == nil && len(out.LoadBalancers) == 0) {
 		return state.LoadBalancer{}, fmt.Errorf("%w: load balancer %s", ErrTargetNotFound, arn)
@@ -66,7 +68,9 @@ func (o *Observer) LoadBalancer(ctx context.Context, arn string) (state.LoadBala
 	if err != nil {
 		return state.LoadBalancer{}, fmt.Errorf("describing load balancer %s, %w", arn, err)
 	}
-	return loadBalancerOf(out.LoadBalancers[0]), nil
+	lb := loadBalancerOf(out.LoadBalancers[0])
+	lb.ReadAt = at
+	return lb, nil
 }
 
 func loadBalancerOf(l elbv2types.LoadBalancer) state.LoadBalancer {

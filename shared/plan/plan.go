@@ -7,6 +7,7 @@ package plan
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Op is the kind of a step.
@@ -60,6 +61,8 @@ type Step struct {
 	LoadBalancer     string   `json:"load-balancer,omitempty"`
 	LoadBalancerType string   `json:"load-balancer-type,omitempty"`
 	Subnets          []string `json:"subnets,omitempty"` // the full list SetSubnets sends
+	// ListRead is when the load balancer's subnets in Subnets were read.
+	ListRead time.Time `json:"-"`
 
 	Group       string `json:"group,omitempty"`
 	SourceGroup string `json:"source-group,omitempty"`

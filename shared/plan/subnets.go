@@ -36,7 +36,7 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (netip.Prefix, error)
 	if n == nil {
 		return netip.Prefix{}, fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
 	}
-	add := Step{Op: AddSubnet, AZ: az, LoadBalancer: lbID(lb), LoadBalancerType: lb.Type}
+	add := Step{Op: AddSubnet, AZ: az, LoadBalancer: lbID(lb), LoadBalancerType: lb.Type, ListRead: lb.ReadAt}
 	if sub, ok := reusable(n, az); ok {
 		p.note("reusing public subnet %s (%s) in %s", sub.ID, sub.CIDR, az)
 		add.Subnet, add.Subnets = sub.ID, append(lb.SubnetIDs(), sub.ID)

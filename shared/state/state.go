@@ -6,6 +6,7 @@ package state
 
 import (
 	"net/netip"
+	"time"
 	"slices"
 )
 
@@ -91,6 +92,9 @@ type LoadBalancer struct {
 	VPC            string     `json:"vpc"`
 	Subnets        []LBSubnet `json:"subnets"`
 	SecurityGroups []string   `json:"security-groups,omitempty"`
+	// ReadAt is when Subnets was read (from AWS, or into the cache it came
+	// from): apply trusts the list for SetSubnets only while it is fresh.
+	ReadAt time.Time `json:"-"`
 }
 
 // IsClassic reports whether this is a Classic Load Balancer.
