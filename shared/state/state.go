@@ -6,8 +6,8 @@ package state
 
 import (
 	"net/netip"
-	"time"
 	"slices"
+	"time"
 )
 
 // State is everything one attach or detach decision needs.
