@@ -76,8 +76,7 @@ var (
 		"ec2.CreateSubnet", "ec2.AssociateRouteTable",
 		"elbv2.SetSubnets", "elbv2.DescribeLoadBalancers", // the observed list is fresh: written as it is, then read back
 		"ec2.AuthorizeSecurityGroupIngress", "elbv2.RegisterTargets",
-		// verify
-		"elbv2.DescribeTargetHealth",
+		// no verifying health read: the AZ was read back, the target is new
 	}
 	steadyCalls = []string{"ec2.DescribeInstances",
 		"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth"}
@@ -103,6 +102,9 @@ func TestAttachTwice(t *testing.T) {
 	}
 	if len(r.Warnings) != 0 {
 		t.Errorf("warnings: %q", r.Warnings)
+	}
+	if notes := strings.Join(r.Targets[0].Notes, "\n"); r.Targets[0].Health != "" || !strings.Contains(notes, "health not read: us-east-1c was just added") {
+		t.Errorf("health %q, notes:\n%s", r.Targets[0].Health, notes)
 	}
 	if w.Subnet(sub).CIDR != "10.0.0.64/27" || w.RouteTableOf(sub) != site.PublicRT {
 		t.Errorf("new subnet %+v in %s", w.Subnet(sub), w.RouteTableOf(sub))

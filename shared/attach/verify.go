@@ -25,7 +25,16 @@ const pollEvery = 5 * time.Second
 // WAIT_HEALTHY_SECONDS, until it is healthy or the time is up) and records it
 // in the report. unused/Target.NotInUse fails the run and names the cause.
 // Unhealthy after the wait is a warning that comes with the diagnosis.
+//
+// Not waiting, a run that added the instance's AZ reads nothing: apply read
+// the AZ back on the load balancer after the settle delay, which is what a
+// NotInUse would reveal, and a target registered a moment ago reads initial.
 func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *TargetReport) error {
+	if p.Config.WaitHealthy == 0 && addsSubnet(pl) {
+		tr.Notes = append(tr.Notes, fmt.Sprintf("health not read: %s was just added to %s and read back there; a new target starts initial (WAIT_HEALTHY_SECONDS waits for healthy)",
+			s.Instance.AZ, s.LoadBalancer.Name))
+		return nil
+	}
 	changed := slices.ContainsFunc(pl.Steps, func(st plan.Step) bool { return st.Op == plan.Register || st.Op == plan.AddSubnet })
 	reg, found := observedRegistration(s)
 	deadline := time.Now().Add(p.Config.WaitHealthy)
