@@ -60,9 +60,11 @@ func motoClients(b *testing.B) *clients {
 // pipeline is one function container, built as attach.New builds it
 // (attach.NewPipeline), with the target cache's ttl (observe.TargetTTL: the
 // functions' setting) and the Applier's settle delay (0: apply.DefaultSettle).
+// The plan's subnet list is trusted as long as in the functions (half the
+// default settle), also when a run leaves the settle delay out.
 func (c *clients) pipeline(ttl, settle time.Duration) *attach.Pipeline {
 	p := attach.NewPipeline(config.Default(), c.cfg, discardLog())
-	p.Observer.TTL, p.Applier.Settle = ttl, settle
+	p.Observer.TTL, p.Applier.Settle, p.Applier.TrustList = ttl, settle, apply.DefaultSettle/2
 	return p
 }
 
@@ -79,7 +81,7 @@ func discardLog() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard,
 func fakePipeline(w *fakeaws.World, ttl, settle time.Duration) *attach.Pipeline {
 	return &attach.Pipeline{Config: config.Default(), Region: fakeaws.Region,
 		Observer: &observe.Observer{EC2: w.EC2(), ELB: w.ELBv2(), CLB: w.ClassicELB(), TTL: ttl},
-		Applier:  &apply.Applier{EC2: w.EC2(), ELB: w.ELBv2(), CLB: w.ClassicELB(), Settle: settle},
+		Applier:  &apply.Applier{EC2: w.EC2(), ELB: w.ELBv2(), CLB: w.ClassicELB(), Settle: settle, TrustList: apply.DefaultSettle / 2},
 		Log:      discardLog()}
 }
 

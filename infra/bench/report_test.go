@@ -24,7 +24,6 @@ const (
 	dLB   = "Elastic Load Balancing v2.DescribeLoadBalancers"
 	dTH   = "Elastic Load Balancing v2.DescribeTargetHealth"
 	dSG   = "EC2.DescribeSecurityGroups"
-	dVPC  = "EC2.DescribeVpcs"
 	dSub  = "EC2.DescribeSubnets"
 	dRT   = "EC2.DescribeRouteTables"
 	auth  = "EC2.AuthorizeSecurityGroupIngress"
@@ -52,9 +51,9 @@ var rows = []row{
 	{key: "steady-cold", title: "steady state, cold container (fresh Observer)", min: []string{dInst, dTG, dTags, dLB, dTH},
 		same: "instance, target group, its opt-in tags, load balancer, registration"},
 	{key: "covered-az", title: "first instance in a covered AZ (subnet there, rule missing, not registered)", min: []string{dInst, dTG, dTags, dLB, dTH, dSG, auth, reg},
-		why: "the checks that run whenever something is about to change (the network for the NAT-route and ACL checks, the listeners) and the health read that verifies the registration"},
-	{key: "new-az", title: "first instance in a new AZ (create subnet, route, add to ALB, rule, register)", min: []string{dInst, dTG, dTags, dLB, dTH, dSG, dVPC, dSub, dRT, cSub, assoc, setSn, auth, reg},
-		why: "the same checks (ACLs, listeners), a fresh read of the ALB's subnets right before SetSubnets and a read-back after the settle delay (SetSubnets replaces the whole list: lost-update protection), and the verifying health read"},
+		why: "the checklist checks that run whenever something is about to change (subnets and route tables for the NAT-route and ACL checks, the network ACLs, the listener ports against the load balancer's group) and the health read that verifies the registration"},
+	{key: "new-az", title: "first instance in a new AZ (create subnet, route, add to ALB, rule, register)", min: []string{dInst, dTG, dTags, dLB, dSG, dSub, dRT, cSub, assoc, setSn, auth, reg},
+		why: "the checklist checks that run whenever something is about to change (network ACLs of both subnets, listener ports against the load balancer's group) and the read-back of the ALB's subnets a settle delay after SetSubnets (it replaces the whole list: lost-update protection)"},
 	{key: "detach", title: "detach (instance stopped)", min: []string{dInst, dTG, dTags, dTH, dereg},
 		why: "the shared target reader also reads the load balancer (the report names it); deregistering needs only the group, its opt-in and the port the instance is registered on"},
 }

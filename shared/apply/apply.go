@@ -137,7 +137,7 @@ func (a *Applier) step(ctx context.Context, st plan.Step, ids map[string]string)
 	case plan.AssociateRouteTable:
 		return a.associate(ctx, st)
 	case plan.AddSubnet:
-		return a.addSubnet(ctx, st, ids[adoptedMark] != "")
+		return a.addSubnet(ctx, st, ids[adoptedMark] != "", ids[contendedMark] != "")
 	case plan.AuthorizeIngress:
 		return a.authorize(ctx, st)
 	case plan.AuthorizeEgress:
@@ -162,6 +162,11 @@ func (a *Applier) step(ctx context.Context, st plan.Step, ids map[string]string)
 // subnet was adopted from a concurrent run rather than created by this one.
 const adoptedMark = "<adopted>"
 
+// contendedMark records that CreateSubnet met a concurrent run (a conflict):
+// other runs are adding subnets right now, so the load balancer's list is
+// read again before SetSubnets however fresh the plan's is.
+const contendedMark = "<contended>"
+
 // maxBlockRetries bounds the next-block attempts of one CreateSubnet step.
 const maxBlockRetries = 5
 
@@ -183,6 +188,7 @@ func (a *Applier) createSubnet(ctx context.Context, st plan.Step, ids map[string
 			if attempt == maxBlockRetries || len(st.VPCCIDRs) == 0 {
 				return false, fmt.Errorf("%w: %s is taken (%s)", ErrStale, cidr, awserr.Code(err))
 			}
+			ids[contendedMark] = "true"
 			next, adopt, err := a.nextBlock(ctx, st, cidr)
 			if err != nil {
 				return false, err

@@ -3,6 +3,7 @@ package apply_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/plan"
@@ -17,12 +18,18 @@ func TestNextBlock(t *testing.T) {
 	w.AddSubnet(site.VPC, "us-east-1d", "10.0.0.64/27", fakeaws.Managed()) // another AZ's run won the block
 	steps := newAZ(site, site.Instance("us-east-1c", "web"))
 	steps[0].VPCCIDRs = []string{"10.0.0.0/16"}
-	done := run(t, w, steps...)
-	if !strings.HasPrefix(done[0], "+ create subnet 10.0.0.96/27 in us-east-1c") {
-		t.Errorf("done[0] = %q, want the next block", done[0])
+	steps[2].ListRead = time.Now() // fresh, but the conflict shows other runs at work
+	a := applier(w)
+	a.TrustList = time.Minute
+	done, err := a.Run(ctx, plan.Plan{Steps: steps})
+	if err != nil || !strings.HasPrefix(done[0], "+ create subnet 10.0.0.96/27 in us-east-1c") {
+		t.Errorf("err %v, done[0] = %q, want the next block", err, done[0])
 	}
 	if n := w.Count("ec2.CreateSubnet"); n != 2 {
 		t.Errorf("%d CreateSubnet calls, want 2", n)
+	}
+	if n := w.Count("elbv2.DescribeLoadBalancers"); n != 2 {
+		t.Errorf("%d DescribeLoadBalancers calls, want 2 (the list read again before SetSubnets, and read back)", n)
 	}
 }
 

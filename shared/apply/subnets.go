@@ -25,13 +25,15 @@ import (
 // reads the list again; a failed write is retried from a new read, never by
 // the SDK with the old list), and reads the list back a settle delay after
 // its write: an update lost to a concurrent run then shows, and ErrStale
-// makes the caller go round again.
-func (a *Applier) addSubnet(ctx context.Context, st plan.Step, adopted bool) (bool, error) {
+// makes the caller go round again. When the run met other runs creating
+// subnets (contended), it reads the list again however fresh the plan's is:
+// in a burst that keeps the writes few.
+func (a *Applier) addSubnet(ctx context.Context, st plan.Step, adopted, contended bool) (bool, error) {
 	if st.LoadBalancerType == "classic" {
 		return a.attachClassic(ctx, st)
 	}
 	list := slices.Sorted(slices.Values(st.Subnets))
-	reread := adopted || len(list) == 0 || time.Since(st.ListRead) >= a.trustList()
+	reread := adopted || contended || len(list) == 0 || time.Since(st.ListRead) >= a.trustList()
 	for attempt := 1; ; attempt++ {
 		if reread {
 			current, err := a.lbSubnets(ctx, st.LoadBalancer)
