@@ -201,6 +201,14 @@ func render(s *store, bins []sizeRow) string {
 			r.Runs, r.MedianMB, r.MaxMB, verdict(r.MaxMB <= 64))
 	}
 
+	if sys, bun := d.Roots["system"], d.Roots["bundle"]; sys != nil && bun != nil {
+		p("\nTLS roots, loaded in a fresh process the way the first TLS handshake loads them (`BenchmarkTLSRoots`, a child process "+
+			"per run, no `SSL_CERT_*` variables; %d runs each): Go's default `x509.SystemCertPool` (the bundle file, then every file "+
+			"of /etc/ssl/certs and /etc/pki/tls/certs) p50 %.1f ms, p95 %.1f ms; elbattach's `awsclient.Roots` (the bundle file "+
+			"alone) p50 %.1f ms, p95 %.1f ms. The RIE runs above talk plain HTTP to moto and load no roots; in Lambda the first AWS "+
+			"call does (on Amazon Linux 2023, golang/go#79018).\n", sys.Runs, sys.P50, sys.P95, bun.P50, bun.P95)
+	}
+
 	p("\n## 4. Burst\n\n")
 	if len(d.Bursts) == 0 {
 		p("Not run.\n")

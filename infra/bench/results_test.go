@@ -26,7 +26,8 @@ type Data struct {
 	Scenarios   map[string]*Scenario `json:"scenarios"` // "<backend>/<scenario>"
 	Cold        map[string]*Cold     `json:"cold"`      // variant
 	RSS         *RSS                 `json:"rss,omitempty"`
-	Bursts      map[string]*Burst    `json:"bursts"` // N
+	Roots       map[string]*Roots    `json:"roots,omitempty"` // "system", "bundle"
+	Bursts      map[string]*Burst    `json:"bursts"`          // N
 	Sizes       map[string]map[string]int64
 }
 
@@ -62,6 +63,12 @@ type Cold struct {
 type RSS struct {
 	Runs            int
 	MedianMB, MaxMB float64
+}
+
+// Roots is the loading of the TLS roots in a fresh process, one way.
+type Roots struct {
+	Runs     int
+	P50, P95 float64 // ms
 }
 
 // Burst is one burst of concurrent launches.
