@@ -146,7 +146,7 @@ func render(s *store, bins []sizeRow) string {
 		}
 	}
 	if m := d.Scenarios["moto/new-az"]; m != nil {
-		p("\nThe new-AZ runs need a fresh VPC and ALB each, so they run fewer times (%d). ", m.Runs)
+		p("\nEach new-AZ run has a fresh VPC and ALB (built untimed). ")
 		p("With the functions' setting, `apply.Applier.Settle` = 0 = `apply.DefaultSettle` (%s), the wait after `SetSubnets` "+
 			"before reading the list back dominates the new-AZ latency", apply.DefaultSettle)
 		if n := d.Scenarios["moto/new-az-nosettle"]; n != nil {
