@@ -29,6 +29,10 @@ func TestCallBudget(t *testing.T) {
 	t.Logf("first attach in a new AZ: %d calls %v", total(first.Calls), first.Calls)
 	t.Logf("steady state, warm container: %d calls %v", total(warm.Calls), warm.Calls)
 	t.Logf("steady state, cold container: %d calls %v", total(cold.Calls), cold.Calls)
+	// new AZ: the 12 the job needs, the ACL and listener checks, the read-back after SetSubnets (and the outcome event)
+	if n := total(first.Calls) - first.Calls["EventBridge.PutEvents"]; n > 15 {
+		t.Errorf("first attach in a new AZ: %d calls, budget 15", n)
+	}
 	if n := total(warm.Calls); n > 3 {
 		t.Errorf("warm steady state: %d calls, budget 3", n)
 	}
