@@ -36,7 +36,7 @@ func launch(t *testing.T, s *scenario, cidr string, n int32) []string {
 	out, err := s.ec2.RunInstances(s.ctx, &ec2.RunInstancesInput{ImageId: aws.String(localaws.AMI), InstanceType: ec2types.InstanceTypeT3Micro,
 		MinCount: aws.Int32(n), MaxCount: aws.Int32(n), SubnetId: aws.String(s.vpc.Subnets[cidr]), SecurityGroupIds: []string{s.inst.SecurityGroup},
 		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance,
-			Tags: []ec2types.Tag{{Key: aws.String("elbattach:target"), Value: aws.String(s.tg)}}}}})
+			Tags: []ec2types.Tag{{Key: aws.String(s.tagKey), Value: aws.String(s.tg)}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

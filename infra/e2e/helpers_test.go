@@ -34,8 +34,10 @@ type scenario struct {
 	alb  *localaws.ALB
 	inst *localaws.Instance
 	tg   string
-	ec2  *ec2.Client
-	elb  *elbv2.Client
+	// tagKey is the instance tag naming the target (TAG_KEY).
+	tagKey string
+	ec2    *ec2.Client
+	elb    *elbv2.Client
 }
 
 type options struct {
@@ -43,6 +45,7 @@ type options struct {
 	alb      localaws.ALBSpec
 	noTag    bool
 	tagValue string
+	tagKey   string // default elbattach:target
 	instCIDR string
 }
 
@@ -63,7 +66,10 @@ func newScenario(t *testing.T, change func(*options)) *scenario {
 		change(&o)
 	}
 	ctx := context.Background()
-	s := &scenario{t: t, ctx: ctx, ec2: ec2.NewFromConfig(awsCfg), elb: elbv2.NewFromConfig(awsCfg)}
+	if o.tagKey == "" {
+		o.tagKey = "elbattach:target"
+	}
+	s := &scenario{t: t, ctx: ctx, ec2: ec2.NewFromConfig(awsCfg), elb: elbv2.NewFromConfig(awsCfg), tagKey: o.tagKey}
 	var err error
 	if s.vpc, err = localaws.NewVPC(ctx, awsCfg, o.vpc); err != nil {
 		t.Fatal(err)
@@ -78,7 +84,7 @@ func newScenario(t *testing.T, change func(*options)) *scenario {
 	}
 	tags := map[string]string{"Name": "app"}
 	if !o.noTag {
-		tags["elbattach:target"] = o.tagValue
+		tags[o.tagKey] = o.tagValue
 	}
 	if s.inst, err = localaws.NewInstance(ctx, awsCfg, localaws.InstanceSpec{VPC: s.vpc, SubnetCIDR: o.instCIDR, Tags: tags}); err != nil {
 		t.Fatal(err)

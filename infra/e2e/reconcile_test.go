@@ -11,14 +11,17 @@ import (
 	"github.com/elbattach/elbattach/shared/attach"
 )
 
-// TestReconcile sweeps the whole account, so it runs alone (not parallel):
-// tagged instances nobody attached get attached, a stopped instance still
-// registered gets detached, and a second sweep changes nothing.
+// TestReconcile sweeps the whole account, so it runs alone (not parallel)
+// and with a tag key of its own (other tests' tagged instances, some with
+// targets refused on purpose, are not its business): tagged instances nobody
+// attached get attached, a stopped instance still registered gets detached,
+// and a second sweep changes nothing.
 func TestReconcile(t *testing.T) {
-	s := newScenario(t, nil)
+	const tagKey = "elbattach:reconcile-test"
+	s := newScenario(t, func(o *options) { o.tagKey = tagKey })
 	missed := launch(t, s, "10.0.2.0/24", 2) // launched while elbattach was not listening
 	stopped := launch(t, s, "10.0.2.0/24", 1)[0]
-	fn := function(t, StateFn)
+	fn := function(t, StateFn, "TAG_KEY="+tagKey)
 	if _, ferr := invoke(t, fn, manual(stopped, "attach", false)); ferr != nil {
 		t.Fatal(ferr)
 	}
@@ -28,7 +31,7 @@ func TestReconcile(t *testing.T) {
 	sweep := func() attach.ReconcileReport {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		resp, ferr, err := function(t, ReconcileFn).Invoke(ctx, []byte(`{"action": "reconcile"}`))
+		resp, ferr, err := function(t, ReconcileFn, "TAG_KEY="+tagKey).Invoke(ctx, []byte(`{"action": "reconcile"}`))
 		if err != nil || ferr != nil {
 			t.Fatalf("reconcile: %v %v", err, ferr)
 		}
