@@ -39,6 +39,17 @@ func TestCallBudget(t *testing.T) {
 	if n := total(cold.Calls); n > 5 {
 		t.Errorf("cold steady state: %d calls, budget 5", n)
 	}
+	// A target group listed in ALLOWED_TARGETS is allowed whatever its tags: they are not read.
+	listed, _ := invoke(t, function(t, StateFn, "ALLOWED_TARGETS="+s.tg), event)
+	t.Logf("steady state, cold container, target in ALLOWED_TARGETS: %d calls %v", total(listed.Calls), listed.Calls)
+	if n := total(listed.Calls); n > 4 || listed.Calls["Elastic Load Balancing v2.DescribeTags"] != 0 {
+		t.Errorf("cold steady state, listed target: %d calls %v, budget 4 without DescribeTags", n, listed.Calls)
+	}
+	other := newScenario(t, nil)
+	newAZ, ferr := invoke(t, function(t, StateFn, "ALLOWED_TARGETS="+other.tg), sample(t, "instance-running.json", other.inst.ID))
+	if n := total(newAZ.Calls) - newAZ.Calls["EventBridge.PutEvents"]; ferr != nil || n > 14 {
+		t.Errorf("first attach in a new AZ, listed target: %d calls %v (%v), budget 14", n, newAZ.Calls, ferr)
+	}
 	untagged := newScenario(t, func(o *options) { o.noTag = true })
 	r, ferr := invoke(t, fn, sample(t, "instance-running.json", untagged.inst.ID))
 	if ferr != nil || r.Skipped == "" || total(r.Calls) != 1 {

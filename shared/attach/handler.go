@@ -72,7 +72,7 @@ func NewPipeline(cfg config.Config, awsCfg aws.Config, log *slog.Logger) *Pipeli
 	return &Pipeline{
 		Config:   cfg,
 		Region:   awsCfg.Region,
-		Observer: &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc},
+		Observer: &observe.Observer{EC2: ec2c, ELB: elbc, CLB: clbc, Listed: cfg.Allowed},
 		Applier:  &apply.Applier{EC2: ec2c, ELB: elbc, CLB: clbc},
 		Log:      log,
 	}

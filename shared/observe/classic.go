@@ -55,14 +55,16 @@ func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, st
 	for _, i := range d.Instances {
 		t.Registrations = append(t.Registrations, state.Registration{ID: aws.ToString(i.InstanceId), State: "registered"})
 	}
-	tags, err := o.CLB.DescribeTags(ctx, &elb.DescribeTagsInput{LoadBalancerNames: []string{t.Name}})
-	if err != nil {
-		return t, state.LoadBalancer{}, fmt.Errorf("describing tags of %s, %w", t.Name, err)
-	}
-	for _, td := range tags.TagDescriptions {
-		for _, tag := range td.Tags {
-			if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
-				t.AllowTag = true
+	if !o.listed(t.Name, "") {
+		tags, err := o.CLB.DescribeTags(ctx, &elb.DescribeTagsInput{LoadBalancerNames: []string{t.Name}})
+		if err != nil {
+			return t, state.LoadBalancer{}, fmt.Errorf("describing tags of %s, %w", t.Name, err)
+		}
+		for _, td := range tags.TagDescriptions {
+			for _, tag := range td.Tags {
+				if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
+					t.AllowTag = true
+				}
 			}
 		}
 	}

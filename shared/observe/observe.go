@@ -67,11 +67,18 @@ type Observer struct {
 	// InstanceNotFoundAttempts overrides how often DescribeInstances is tried
 	// while the instance is unknown (tests make it 1).
 	InstanceNotFoundAttempts int
+	// Listed reports whether the configuration allows a target by its name
+	// or ARN (ALLOWED_TARGETS): the opt-in tag of such a target is not read.
+	// nil reads every target's tags.
+	Listed func(name, arn string) bool
 	// TTL enables the target cache of a warm container (see TargetTTL); 0
 	// reads everything every time.
 	TTL   time.Duration
 	cache targetCache
 }
+
+// listed reports whether the configuration allows the target by name or ARN.
+func (o *Observer) listed(name, arn string) bool { return o.Listed != nil && o.Listed(name, arn) }
 
 // Forget drops what the cache holds about ref.
 func (o *Observer) Forget(ref state.Ref) { o.cache.forget(ref.Raw) }

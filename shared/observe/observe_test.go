@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
 	"github.com/elbattach/elbattach/shared/state"
@@ -281,5 +282,34 @@ func TestRegistrations(t *testing.T) {
 	s, _ = observeCalls(t, w, inC, "web@8080", true)
 	if got, want := regs(s.Target.Registrations), []string{inC + " 8080 unused Target.NotRegistered"}; !cmp.Equal(got, want) {
 		t.Errorf("registrations on another port %q, want %q", got, want)
+	}
+}
+
+// TestListedSkipsTags: a target the configuration lists (ALLOWED_TARGETS) is
+// allowed whatever its tags say, so they are not read; others' still are.
+func TestListedSkipsTags(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	w.AddClassicLB("legacy", fakeaws.Subnets(site.Public["us-east-1a"]), fakeaws.Groups(site.LBGroup), fakeaws.ClassicPort(80, 8080))
+	o := observer(w)
+	o.Listed = config.Config{AllowedTargets: []string{"web", "legacy"}}.Allowed
+	in, err := o.Instance(ctx, site.Instance("us-east-1a", "web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"web", "classic/legacy"} {
+		w.ResetCalls()
+		s, err := o.Observe(ctx, in, ref(t, target), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := w.Count("elbv2.DescribeTags") + w.Count("elb.DescribeTags"); n != 0 || s.Target.AllowTag {
+			t.Errorf("%s: %d DescribeTags calls, allow tag %v", target, n, s.Target.AllowTag)
+		}
+	}
+	o.Listed = config.Config{AllowedTargets: []string{"other"}}.Allowed
+	w.ResetCalls()
+	if s, err := o.Observe(ctx, in, ref(t, "web"), false); err != nil || w.Count("elbv2.DescribeTags") != 1 || !s.Target.AllowTag {
+		t.Errorf("unlisted target: %v, calls %v, allow tag %v", err, w.Calls(), s.Target.AllowTag)
 	}
 }

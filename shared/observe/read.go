@@ -40,14 +40,16 @@ func (o *Observer) Target(ctx context.Context, ref state.Ref) (state.Target, sta
 		Protocol: string(tg.Protocol), Port: aws.ToInt32(tg.Port), TargetType: string(tg.TargetType),
 		HealthCheckPort: aws.ToString(tg.HealthCheckPort), VPC: aws.ToString(tg.VpcId),
 	}
-	tags, err := o.ELB.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{t.ARN}})
-	if err != nil {
-		return t, state.LoadBalancer{}, fmt.Errorf("describing tags of %s, %w", t.Name, err)
-	}
-	for _, d := range tags.TagDescriptions {
-		for _, tag := range d.Tags {
-			if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
-				t.AllowTag = true
+	if !o.listed(t.Name, t.ARN) {
+		tags, err := o.ELB.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{t.ARN}})
+		if err != nil {
+			return t, state.LoadBalancer{}, fmt.Errorf("describing tags of %s, %w", t.Name, err)
+		}
+		for _, d := range tags.TagDescriptions {
+			for _, tag := range d.Tags {
+				if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
+					t.AllowTag = true
+				}
 			}
 		}
 	}

@@ -19,7 +19,11 @@ func Diagnose(s state.State, cfg config.Config) ([]Check, Plan) {
 	}
 	in, t, lb := s.Instance, s.Target, s.LoadBalancer
 	add("instance running", in.State == "running", "%s is %s in %s (%s)", in.ID, in.State, in.AZ, in.Subnet)
-	add("target opted in", t.AllowTag || cfg.Allowed(t.Name, t.ARN), "%s: tag %s=%v, in ALLOWED_TARGETS=%v", t.Name, config.AllowTagKey, t.AllowTag, cfg.Allowed(t.Name, t.ARN))
+	if cfg.Allowed(t.Name, t.ARN) {
+		add("target opted in", true, "%s: in ALLOWED_TARGETS", t.Name)
+	} else {
+		add("target opted in", t.AllowTag, "%s: tag %s=%v, not in ALLOWED_TARGETS", t.Name, config.AllowTagKey, t.AllowTag)
+	}
 	add("load balancer", lb.Name != "", "%q (%s)", lb.Name, lb.Type)
 	add("internet-facing", lb.Scheme == "internet-facing", "scheme %s", lb.Scheme)
 	add("same VPC", lb.VPC == in.VPC, "load balancer in %s, instance in %s", lb.VPC, in.VPC)
