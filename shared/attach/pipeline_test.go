@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/elbattach/elbattach/shared/apply"
 	"github.com/elbattach/elbattach/shared/attach"
@@ -56,9 +57,12 @@ func attachRun(t *testing.T, w *fakeaws.World, id string, dryRun bool) attach.Re
 	return r
 }
 
+// wantCalls compares the calls made, in any order: observe makes its
+// independent reads at once (the order of the changes is apply's, tested
+// there).
 func wantCalls(t *testing.T, w *fakeaws.World, want ...string) {
 	t.Helper()
-	if diff := cmp.Diff(want, w.Calls()); diff != "" {
+	if diff := cmp.Diff(want, w.Calls(), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("calls (-want +got):\n%s", diff)
 	}
 }

@@ -2,10 +2,12 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -21,36 +23,29 @@ import (
 // every subnet (local routes replaced by middlebox routes, say).
 func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.Network, error) {
 	n := &state.Network{VPC: vpc}
-	var err error
 	filter := []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}}
-	subnets := ec2.NewDescribeSubnetsPaginator(o.EC2, &ec2.DescribeSubnetsInput{Filters: filter})
-	for subnets.HasMorePages() {
-		page, err := subnets.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("describing subnets of %s, %w", vpc, err)
-		}
-		for _, s := range page.Subnets {
-			n.Subnets = append(n.Subnets, subnetOf(s))
-		}
-	}
 	var tables []ec2types.RouteTable
-	pages := ec2.NewDescribeRouteTablesPaginator(o.EC2, &ec2.DescribeRouteTablesInput{Filters: filter})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("describing route tables of %s, %w", vpc, err)
+	var wg sync.WaitGroup
+	var subnetsErr, tablesErr, aclsErr error
+	wg.Go(func() { n.Subnets, subnetsErr = o.subnets(ctx, filter) })
+	wg.Go(func() { tables, tablesErr = o.routeTables(ctx, filter) })
+	if acls {
+		wg.Go(func() { n.NACLs, aclsErr = o.NACLs(ctx, vpc) })
+	}
+	wg.Wait()
+	if err := errors.Join(subnetsErr, tablesErr, aclsErr); err != nil {
+		return nil, fmt.Errorf("reading the network of %s, %w", vpc, err)
+	}
+	for _, t := range tables {
+		rt := routeTableOf(t)
+		if n.IGW == "" && rt.DefaultIGW != "" {
+			n.IGW = rt.DefaultIGW
 		}
-		tables = append(tables, page.RouteTables...)
-		for _, t := range page.RouteTables {
-			rt := routeTableOf(t)
-			if n.IGW == "" && rt.DefaultIGW != "" {
-				n.IGW = rt.DefaultIGW
-			}
-			n.RouteTables = append(n.RouteTables, rt)
-		}
+		n.RouteTables = append(n.RouteTables, rt)
 	}
 	n.CIDRs = localBlocks(tables)
 	if !covers(n.CIDRs, n.Subnets) {
+		var err error
 		if n.CIDRs, err = o.vpcBlocks(ctx, vpc); err != nil {
 			return nil, err
 		}
@@ -67,12 +62,37 @@ func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.N
 			break
 		}
 	}
-	if acls {
-		if n.NACLs, err = o.NACLs(ctx, vpc); err != nil {
-			return nil, err
+	return n, nil
+}
+
+// subnets reads the subnets that match filter, every page.
+func (o *Observer) subnets(ctx context.Context, filter []ec2types.Filter) ([]state.Subnet, error) {
+	var out []state.Subnet
+	pages := ec2.NewDescribeSubnetsPaginator(o.EC2, &ec2.DescribeSubnetsInput{Filters: filter})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing subnets, %w", err)
+		}
+		for _, s := range page.Subnets {
+			out = append(out, subnetOf(s))
 		}
 	}
-	return n, nil
+	return out, nil
+}
+
+// routeTables reads the route tables that match filter, every page.
+func (o *Observer) routeTables(ctx context.Context, filter []ec2types.Filter) ([]ec2types.RouteTable, error) {
+	var out []ec2types.RouteTable
+	pages := ec2.NewDescribeRouteTablesPaginator(o.EC2, &ec2.DescribeRouteTablesInput{Filters: filter})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing route tables, %w", err)
+		}
+		out = append(out, page.RouteTables...)
+	}
+	return out, nil
 }
 
 // localBlocks returns the destinations of the tables' local routes: the

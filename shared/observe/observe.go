@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -123,22 +124,26 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 		}
 	}
 	s.PathProven = !full && pathProven(s)
-	if !s.PathProven {
-		if s.InstanceGroups, s.LBGroups, err = o.groups(ctx, in.SecurityGroups, s.LoadBalancer.SecurityGroups); err != nil {
-			return s, err
-		}
-	}
+	// The rest is independent reads, made at once: the security groups, the
+	// network when a decision needs it, the listeners for the full state.
 	lb := s.LoadBalancer
+	var wg sync.WaitGroup
+	var groupsErr, networkErr, listenersErr error
+	if !s.PathProven {
+		wg.Go(func() { s.InstanceGroups, s.LBGroups, groupsErr = o.groups(ctx, in.SecurityGroups, lb.SecurityGroups) })
+	}
 	if full || lb.IsClassic() || len(lb.SecurityGroups) == 0 || (lb.SubnetIn(in.AZ) == "" && lb.VPC == in.VPC) {
-		if s.Network, err = o.Network(ctx, in.VPC, full); err != nil {
-			return s, err
-		}
-		fillAZs(&s.LoadBalancer, s.Network)
+		wg.Go(func() { s.Network, networkErr = o.Network(ctx, in.VPC, full) })
 	}
 	if full {
-		if err := o.listeners(ctx, &s); err != nil {
-			return s, err
-		}
+		wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target) })
+	}
+	wg.Wait()
+	if err := errors.Join(groupsErr, networkErr, listenersErr); err != nil {
+		return s, err
+	}
+	if s.Network != nil {
+		fillAZs(&s.LoadBalancer, s.Network)
 	}
 	return s, nil
 }
@@ -210,35 +215,39 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	if s.Full {
 		return nil
 	}
-	var err error
+	lb, vpc, network := s.LoadBalancer, s.Instance.VPC, s.Network
+	var wg sync.WaitGroup
+	var groupsErr, networkErr, listenersErr error
 	if s.PathProven {
-		if s.InstanceGroups, s.LBGroups, err = o.groups(ctx, s.Instance.SecurityGroups, s.LoadBalancer.SecurityGroups); err != nil {
-			return err
-		}
-		s.PathProven = false
+		wg.Go(func() {
+			s.InstanceGroups, s.LBGroups, groupsErr = o.groups(ctx, s.Instance.SecurityGroups, lb.SecurityGroups)
+		})
+	}
+	if network == nil {
+		wg.Go(func() { network, networkErr = o.Network(ctx, vpc, true) })
+	} else {
+		wg.Go(func() { network.NACLs, networkErr = o.NACLs(ctx, vpc) })
+	}
+	wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target) })
+	wg.Wait()
+	if err := errors.Join(groupsErr, networkErr, listenersErr); err != nil {
+		return err
 	}
 	if s.Network == nil {
-		if s.Network, err = o.Network(ctx, s.Instance.VPC, true); err != nil {
-			return err
-		}
+		s.Network = network
 		fillAZs(&s.LoadBalancer, s.Network)
-	} else if s.Network.NACLs, err = o.NACLs(ctx, s.Instance.VPC); err != nil {
-		return err
 	}
-	if err := o.listeners(ctx, s); err != nil {
-		return err
-	}
-	s.Full = true
+	s.PathProven, s.Full = false, true
 	return nil
 }
 
-// listeners fills in an ELBv2 target's listener ports and whether a listener
-// forwards to it (a Classic ELB's come with its description).
-func (o *Observer) listeners(ctx context.Context, s *state.State) error {
-	if lb := s.LoadBalancer; lb.IsClassic() || lb.ARN == "" {
-		return nil
+// listeners returns an ELBv2 target's listener ports and whether no listener
+// forwards to it (a Classic ELB's ports come with its description: t's are
+// returned as they are).
+func (o *Observer) listeners(ctx context.Context, lb state.LoadBalancer, t state.Target) ([]int32, bool, error) {
+	if lb.IsClassic() || lb.ARN == "" {
+		return t.ListenerPorts, t.Unrouted, nil
 	}
-	ports, forwards, err := o.Listeners(ctx, s.LoadBalancer.ARN, s.Target.ARN)
-	s.Target.ListenerPorts, s.Target.Unrouted = ports, !forwards
-	return err
+	ports, forwards, err := o.Listeners(ctx, lb.ARN, t.ARN)
+	return ports, !forwards, err
 }
