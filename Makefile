@@ -61,7 +61,7 @@ bench: deps build-local
 	  echo "go test -run '^$$' -bench '$$1' -benchtime=$$2 -benchmem ./infra/bench/"; \
 	  BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local BENCH_MERGE=$$3 CGO_ENABLED=0 \
 	    $(GO) test -trimpath -tags lambda.norpc -count 1 -run '^$$' -bench "$$1" -benchtime=$$2 -benchmem ./infra/bench/; }; \
-	  { run Scenario 60x 0 && run 'NewAZ|ColdStart|TLSRoots' 60x 1 && run PeakRSS 12x 1 && run Burst 1x 1; } 2>&1 | tee $(BUILD)/bench.txt; rc=$$?; \
+	  { run Scenario 60x 0 && run 'NewAZ|ColdStart|TLSRoots|RoundTrips' 60x 1 && run PeakRSS 12x 1 && run Burst 1x 1; } 2>&1 | tee $(BUILD)/bench.txt; rc=$$?; \
 	  echo "make bench: $$(( $$(date +%s) - start )) s, exit $$rc; report: $(BUILD)/bench.md"; exit $$rc
 
 ## deploy: build for arm64 and deploy template.yaml (SAM CLI when present, else awscli with S3_BUCKET).

@@ -166,6 +166,12 @@ func render(s *store, bins []sizeRow) string {
 			"about %s alone in the untagged launch). ", fmtMS(own), fmtMS((m.P50-f.P50)/float64(m.CallsMin)), fmtMS(untaggedP50(d)))
 	}
 	p("Warm steady state uses the target cache (TTL %s).", observe.TargetTTL)
+	for _, k := range []string{"covered-az", "new-az"} {
+		if r := d.RoundTrips[k]; r != nil {
+			p(" With %.0f ms per call (fakeaws, `BenchmarkRoundTrips`, %d runs), the %s run takes p50 %s: %.1f round trips for its %d calls (observe makes its independent reads at once).",
+				r.RTT, r.Runs, k, fmtMS(r.P50), r.P50/r.RTT, r.Calls)
+		}
+	}
 	if m := d.Scenarios["moto/new-az"]; m != nil && m.Runs < 20 {
 		p(" The new-AZ p95 (nearest rank) of %d runs is their maximum.", m.Runs)
 	}

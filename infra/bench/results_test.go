@@ -22,12 +22,13 @@ type store struct {
 
 // Data is the report's content.
 type Data struct {
-	Invocations []Invocation         `json:"invocations"`
-	Scenarios   map[string]*Scenario `json:"scenarios"` // "<backend>/<scenario>"
-	Cold        map[string]*Cold     `json:"cold"`      // variant
-	RSS         *RSS                 `json:"rss,omitempty"`
-	Roots       map[string]*Roots    `json:"roots,omitempty"` // "system", "bundle"
-	Bursts      map[string]*Burst    `json:"bursts"`          // N
+	Invocations []Invocation           `json:"invocations"`
+	Scenarios   map[string]*Scenario   `json:"scenarios"` // "<backend>/<scenario>"
+	Cold        map[string]*Cold       `json:"cold"`      // variant
+	RSS         *RSS                   `json:"rss,omitempty"`
+	Roots       map[string]*Roots      `json:"roots,omitempty"`       // "system", "bundle"
+	RoundTrips  map[string]*RoundTrips `json:"round-trips,omitempty"` // scenario
+	Bursts      map[string]*Burst      `json:"bursts"`                // N
 	Sizes       map[string]map[string]int64
 }
 
@@ -69,6 +70,12 @@ type RSS struct {
 type Roots struct {
 	Runs     int
 	P50, P95 float64 // ms
+}
+
+// RoundTrips is a change scenario on fakeaws with a latency per call.
+type RoundTrips struct {
+	Runs, Calls int
+	P50, RTT    float64 // ms
 }
 
 // Burst is one burst of concurrent launches.
