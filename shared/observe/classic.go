@@ -12,7 +12,6 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancing/types"
 
 	"github.com/elbattach/elbattach/shared/awserr"
-	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/state"
 )
 
@@ -62,7 +61,7 @@ func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, st
 		}
 		for _, td := range tags.TagDescriptions {
 			for _, tag := range td.Tags {
-				if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
+				if isAllowTag(tag.Key, tag.Value) {
 					t.AllowTag = true
 				}
 			}

@@ -47,7 +47,7 @@ func (o *Observer) Target(ctx context.Context, ref state.Ref) (state.Target, sta
 		}
 		for _, d := range tags.TagDescriptions {
 			for _, tag := range d.Tags {
-				if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
+				if isAllowTag(tag.Key, tag.Value) {
 					t.AllowTag = true
 				}
 			}
@@ -226,4 +226,10 @@ func tagsOf(tags []ec2types.Tag) map[string]string {
 		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	return m
+}
+
+// isAllowTag reports whether a tag is the opt-in elbattach:allow=true (the
+// value in any case).
+func isAllowTag(key, value *string) bool {
+	return aws.ToString(key) == config.AllowTagKey && strings.EqualFold(aws.ToString(value), "true")
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -166,7 +165,7 @@ func (o *Observer) tagAllowed(ctx context.Context, batch []state.Target) error {
 	}
 	for _, d := range out.TagDescriptions {
 		for _, tag := range d.Tags {
-			if aws.ToString(tag.Key) == config.AllowTagKey && strings.EqualFold(aws.ToString(tag.Value), "true") {
+			if isAllowTag(tag.Key, tag.Value) {
 				i := slices.Index(arns, aws.ToString(d.ResourceArn))
 				if i >= 0 {
 					batch[i].AllowTag = true
