@@ -54,6 +54,8 @@ var rows = []row{
 		why: "the checklist checks that run whenever something is about to change (subnets and route tables for the NAT-route and ACL checks, the network ACLs, the listener ports against the load balancer's group) and the health read that verifies the registration"},
 	{key: "new-az", title: "first instance in a new AZ (create subnet, route, add to ALB, rule, register)", min: []string{dInst, dTG, dTags, dLB, dSG, dSub, dRT, cSub, assoc, setSn, auth, reg},
 		why: "the checklist checks that run whenever something is about to change (network ACLs of both subnets, listener ports against the load balancer's group) and the read-back of the ALB's subnets a settle delay after SetSubnets (it replaces the whole list: lost-update protection)"},
+	{key: "new-az-warm", title: "first instance in a new AZ, warm container (it registered an instance of the group in a covered AZ just before; the group is open)", min: []string{dInst, dSG, dSub, dRT, cSub, assoc, setSn, reg},
+		why: "the network ACL check that runs whenever something is about to change, and the read-back of the ALB's subnets a settle delay after SetSubnets (lost-update protection). The target group, its tags, the load balancer and its listeners come from the cache; the cached subnet list, read by the event just before, is younger than half the settle delay and written as it is (older, it is read again first: one call more; a group still to open: one more)"},
 	{key: "detach", title: "detach (instance stopped)", min: []string{dInst, dTG, dTags, dTH, dereg},
 		why: "the shared target reader also reads the load balancer (the report names it); deregistering needs only the group, its opt-in and the port the instance is registered on"},
 }

@@ -76,23 +76,40 @@ func BenchmarkScenario(b *testing.B) {
 // BenchmarkNewAZ: the first instance in an AZ the ALB does not cover, on
 // moto, a fresh VPC and ALB per run (built untimed): with apply's default
 // settle delay after SetSubnets (apply.DefaultSettle, what the functions
-// run with) and without it.
+// run with) and without it, on a new container; and on a warm container,
+// as in a scale-out: the same container registered an instance of the same
+// group in a covered AZ just before (untimed).
 func BenchmarkNewAZ(b *testing.B) {
 	needMoto(b)
 	for _, v := range []struct {
 		name, key, label string
 		settle           time.Duration
+		warm             bool
 	}{
-		{"settle=default", "moto/new-az", apply1s(), 0},
-		{"settle=1ns", "moto/new-az-nosettle", "1 ns (no wait)", fastSettle},
+		{"settle=default", "moto/new-az", apply1s(), 0, false},
+		{"settle=1ns", "moto/new-az-nosettle", "1 ns (no wait)", fastSettle, false},
+		{"warm/settle=default", "moto/new-az-warm", apply1s(), 0, true},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			c := motoClients(b)
 			sc := scenario{name: "new-az", changes: 5}
+			if v.warm {
+				sc.changes = 4 // the group is open already
+			}
 			measure(b, v.key, sc, func() step {
-				s := newSite(b, map[string][]string{"c": {newAZCIDR}})
-				in := s.instance(b, newAZCIDR, false)
-				return step{h: handler(c.pipeline(observe.TargetTTL, v.settle), c.calls), event: sample(b, "instance-running.json", in.ID)}
+				if !v.warm {
+					s := newSite(b, map[string][]string{"c": {newAZCIDR}})
+					in := s.instance(b, newAZCIDR, false)
+					return step{h: handler(c.pipeline(observe.TargetTTL, v.settle), c.calls), event: sample(b, "instance-running.json", in.ID)}
+				}
+				s := newSite(b, nil)
+				covered := s.instance(b, coveredCIDR, false)
+				next := s.launch(b, newAZCIDR, covered.SecurityGroup, 1)[0]
+				h := handler(c.pipeline(observe.TargetTTL, v.settle), c.calls)
+				if r, err := h.Handle(ctx, sample(b, "instance-running.json", covered.ID)); err != nil || len(r.Changes) != 2 {
+					b.Fatalf("warming the container: %v, changes %q", err, r.Changes)
+				}
+				return step{h: h, event: sample(b, "instance-running.json", next)}
 			}, v.label)
 		})
 	}

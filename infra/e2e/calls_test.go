@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"testing"
+
+	"github.com/elbattach/elbattach/infra/localaws"
 )
 
 func total(calls map[string]int) int {
@@ -49,6 +52,31 @@ func TestCallBudget(t *testing.T) {
 	newAZ, ferr := invoke(t, function(t, StateFn, "ALLOWED_TARGETS="+other.tg), sample(t, "instance-running.json", other.inst.ID))
 	if n := total(newAZ.Calls) - newAZ.Calls["EventBridge.PutEvents"]; ferr != nil || n > 14 {
 		t.Errorf("first attach in a new AZ, listed target: %d calls %v (%v), budget 14", n, newAZ.Calls, ferr)
+	}
+	// A warm container, as in a scale-out: it registered an instance of the
+	// group in a covered AZ just before; then the first instance in a new AZ
+	// reads neither the target group, its tags, the load balancer nor its
+	// listeners again (the cached subnet list is read afresh before
+	// SetSubnets when it is older than half the settle delay).
+	warmed := newScenario(t, func(o *options) { o.vpc.PrivateSubnets["a"] = []string{"10.0.4.0/24"} })
+	covered, err := localaws.NewInstance(context.Background(), awsCfg, localaws.InstanceSpec{VPC: warmed.vpc, SubnetCIDR: "10.0.4.0/24",
+		Tags: map[string]string{"Name": "app", warmed.tagKey: warmed.tg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wfn := function(t, StateFn)
+	if r, ferr := invoke(t, wfn, sample(t, "instance-running.json", covered.ID)); ferr != nil || len(r.Changes) != 2 {
+		t.Fatalf("covered AZ: changes %q, error %v", r.Changes, ferr)
+	}
+	warmNew, ferr := invoke(t, wfn, sample(t, "instance-running.json", warmed.inst.ID))
+	t.Logf("first attach in a new AZ, warm container: %d calls %v", total(warmNew.Calls), warmNew.Calls)
+	for _, op := range []string{"Elastic Load Balancing v2.DescribeTargetGroups", "Elastic Load Balancing v2.DescribeTags", "Elastic Load Balancing v2.DescribeListeners"} {
+		if warmNew.Calls[op] != 0 {
+			t.Errorf("first attach in a new AZ, warm container: %s read again", op)
+		}
+	}
+	if n := total(warmNew.Calls) - warmNew.Calls["EventBridge.PutEvents"]; ferr != nil || len(warmNew.Changes) != 5 || n > 12 {
+		t.Errorf("first attach in a new AZ, warm container: %d calls %v, changes %q (%v), budget 12", n, warmNew.Calls, warmNew.Changes, ferr)
 	}
 	untagged := newScenario(t, func(o *options) { o.noTag = true })
 	r, ferr := invoke(t, fn, sample(t, "instance-running.json", untagged.inst.ID))

@@ -190,8 +190,10 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		}
 		done, err := p.Applier.Run(ctx, pl)
 		tr.Changes = append(tr.Changes, done...)
-		if len(done) > 0 || err != nil {
-			p.Observer.Forget(ref) // what this run read about the target is out of date now
+		if err != nil || addsSubnet(pl) {
+			// The load balancer's subnets the cache holds are out of date
+			// now. Registering and opening groups leave it true.
+			p.Observer.Forget(ref)
 		}
 		if errors.Is(err, apply.ErrStale) && round < maxRounds {
 			p.Log.Info("state changed while applying; observing again", "instance", in.ID, "target", ref.Raw, "round", round, "reason", err.Error())

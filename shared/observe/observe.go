@@ -242,12 +242,20 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 }
 
 // listeners returns an ELBv2 target's listener ports and whether no listener
-// forwards to it (a Classic ELB's ports come with its description: t's are
-// returned as they are).
+// forwards to it, through the target cache (a Classic ELB's ports come with
+// its description: t's are returned as they are).
 func (o *Observer) listeners(ctx context.Context, lb state.LoadBalancer, t state.Target) ([]int32, bool, error) {
 	if lb.IsClassic() || lb.ARN == "" {
 		return t.ListenerPorts, t.Unrouted, nil
 	}
+	if o.TTL > 0 {
+		if f, ok := o.cache.listeners(t.Ref.Raw, lb.ARN, o.TTL); ok {
+			return slices.Clone(f.ports), f.unrouted, nil
+		}
+	}
 	ports, forwards, err := o.Listeners(ctx, lb.ARN, t.ARN)
+	if err == nil && o.TTL > 0 {
+		o.cache.putListeners(t.Ref.Raw, lb.ARN, listenerFacts{ports: slices.Clone(ports), unrouted: !forwards})
+	}
 	return ports, !forwards, err
 }
