@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,24 +41,37 @@ func (o *Observer) Target(ctx context.Context, ref state.Ref) (state.Target, sta
 		Protocol: string(tg.Protocol), Port: aws.ToInt32(tg.Port), TargetType: string(tg.TargetType),
 		HealthCheckPort: aws.ToString(tg.HealthCheckPort), VPC: aws.ToString(tg.VpcId),
 	}
+	// The opt-in tag and the load balancer are independent reads: at once.
+	var lb state.LoadBalancer
+	var tagsErr, lbErr error
+	var wg sync.WaitGroup
 	if !o.listed(t.Name, t.ARN) {
-		tags, err := o.ELB.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{t.ARN}})
-		if err != nil {
-			return t, state.LoadBalancer{}, fmt.Errorf("describing tags of %s, %w", t.Name, err)
-		}
-		for _, d := range tags.TagDescriptions {
-			for _, tag := range d.Tags {
-				if isAllowTag(tag.Key, tag.Value) {
-					t.AllowTag = true
-				}
+		wg.Go(func() { t.AllowTag, tagsErr = o.allowTag(ctx, t) })
+	}
+	if len(tg.LoadBalancerArns) > 0 {
+		wg.Go(func() { lb, lbErr = o.LoadBalancer(ctx, tg.LoadBalancerArns[0]) })
+	}
+	wg.Wait()
+	if tagsErr != nil {
+		return t, state.LoadBalancer{}, tagsErr
+	}
+	return t, lb, lbErr
+}
+
+// allowTag reads whether a target group carries the opt-in tag.
+func (o *Observer) allowTag(ctx context.Context, t state.Target) (bool, error) {
+	tags, err := o.ELB.DescribeTags(ctx, &elbv2.DescribeTagsInput{ResourceArns: []string{t.ARN}})
+	if err != nil {
+		return false, fmt.Errorf("describing tags of %s, %w", t.Name, err)
+	}
+	for _, d := range tags.TagDescriptions {
+		for _, tag := range d.Tags {
+			if isAllowTag(tag.Key, tag.Value) {
+				return true, nil
 			}
 		}
 	}
-	if len(tg.LoadBalancerArns) == 0 {
-		return t, state.LoadBalancer{}, nil
-	}
-	lb, err := o.LoadBalancer(ctx, tg.LoadBalancerArns[0])
-	return t, lb, err
+	return false, nil
 }
 
 // LoadBalancer reads an ALB or NLB.
