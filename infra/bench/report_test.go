@@ -57,7 +57,7 @@ var rows = []row{
 	{key: "new-az-warm", title: "first instance in a new AZ, warm container (it registered an instance of the group in a covered AZ just before; the group is open)", min: []string{dInst, dSG, dSub, dRT, cSub, assoc, setSn, reg},
 		why: "the network ACL check that runs whenever something is about to change, and the read-back of the ALB's subnets a settle delay after SetSubnets (lost-update protection). The target group, its tags, the load balancer and its listeners come from the cache; the cached subnet list, read by the event just before, is younger than half the settle delay and written as it is (older, it is read again first: one call more; a group still to open: one more)"},
 	{key: "detach", title: "detach (instance stopped)", min: []string{dInst, dTG, dTags, dTH, dereg},
-		why: "the shared target reader also reads the load balancer (the report names it); deregistering needs only the group, its opt-in and the port the instance is registered on"},
+		same: "the instance, the target group and its opt-in, the ports the instance is registered on, the deregistration; the load balancer's ARN names it for the report, so it is not read"},
 }
 
 // render writes the Markdown report.

@@ -68,6 +68,16 @@ func TestWarmContainer(t *testing.T) {
 	if calls := w.Calls(); !contains(calls, "elbv2.DescribeTargetGroups") || !contains(calls, "elbv2.DescribeListeners") {
 		t.Errorf("after adding an AZ the target was not read again: %v", calls)
 	}
+
+	// A stop on the warm container: the instance, its registrations, the
+	// deregistration.
+	w.SetInstanceState(first, "stopped")
+	w.ResetCalls()
+	r, err := p.Run(ctx, event.Trigger{InstanceID: first, Action: event.Detach, Origin: "aws.ec2 stopped"})
+	if err != nil || len(r.Changes) != 1 || r.Targets[0].LoadBalancer != "web-alb" {
+		t.Fatalf("detach: %q, %v, %+v", r.Changes, err, r.Targets)
+	}
+	wantCalls(t, w, "ec2.DescribeInstances", "elbv2.DescribeTargetHealth", "elbv2.DeregisterTargets")
 }
 
 func contains(calls []string, op string) bool {

@@ -210,9 +210,16 @@ func TestDetach(t *testing.T) {
 	id := site.Instance("us-east-1c", "web")
 	attachRun(t, w, id, false)
 	w.SetInstanceState(id, "stopped")
+	w.ResetCalls()
 	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.ec2 stopped"})
 	if err != nil || !cmp.Equal(r.Changes, []string{"- deregister " + id + " from port 80 of " + site.TG}) {
 		t.Errorf("detach: %q, %v", r.Changes, err)
+	}
+	// The load balancer is not read: its ARN names it for the report.
+	wantCalls(t, w, "ec2.DescribeInstances", "elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeTargetHealth",
+		"elbv2.DeregisterTargets")
+	if r.Targets[0].LoadBalancer != "web-alb" {
+		t.Errorf("detach names load balancer %q, want web-alb", r.Targets[0].LoadBalancer)
 	}
 	if len(w.TargetGroup(site.TG).Targets) != 0 || len(w.SecurityGroup(site.AppGroup).Ingress) != 1 || len(w.LBZones(site.LB)) != 3 {
 		t.Errorf("after detach:\n%s", w.Dump())

@@ -53,3 +53,17 @@ func TestLocalBlocks(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadBalancerOfARN(t *testing.T) {
+	for _, tc := range []struct{ arn, name, typ string }{
+		{"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web-alb/50dc6c495c0c9188", "web-alb", state.TypeApplication},
+		{"arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:loadbalancer/net/my-nlb/1f3b9c2d", "my-nlb", state.TypeNetwork},
+		{"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067", "", ""},
+		{"", "", ""},
+	} {
+		lb := LoadBalancerOfARN(tc.arn)
+		if lb.ARN != tc.arn || lb.Name != tc.name || lb.Type != tc.typ {
+			t.Errorf("LoadBalancerOfARN(%q) = %+v, want name %q type %q", tc.arn, lb, tc.name, tc.typ)
+		}
+	}
+}

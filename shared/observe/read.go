@@ -22,6 +22,13 @@ import (
 
 // Target resolves a target group reference and the load balancer using it.
 func (o *Observer) Target(ctx context.Context, ref state.Ref) (state.Target, state.LoadBalancer, error) {
+	return o.target(ctx, ref, true)
+}
+
+// target reads the target group and its opt-in tag, and with readLB the load
+// balancer; without, the load balancer is only what its ARN says (name,
+// type).
+func (o *Observer) target(ctx context.Context, ref state.Ref, readLB bool) (state.Target, state.LoadBalancer, error) {
 	in := &elbv2.DescribeTargetGroupsInput{}
 	if ref.ARN != "" {
 		in.TargetGroupArns = []string{ref.ARN}
@@ -49,13 +56,38 @@ func (o *Observer) Target(ctx context.Context, ref state.Ref) (state.Target, sta
 		wg.Go(func() { t.AllowTag, tagsErr = o.allowTag(ctx, t) })
 	}
 	if len(tg.LoadBalancerArns) > 0 {
-		wg.Go(func() { lb, lbErr = o.LoadBalancer(ctx, tg.LoadBalancerArns[0]) })
+		if readLB {
+			wg.Go(func() { lb, lbErr = o.LoadBalancer(ctx, tg.LoadBalancerArns[0]) })
+		} else {
+			lb = LoadBalancerOfARN(tg.LoadBalancerArns[0])
+		}
 	}
 	wg.Wait()
 	if tagsErr != nil {
 		return t, state.LoadBalancer{}, tagsErr
 	}
 	return t, lb, lbErr
+}
+
+// LoadBalancerOfARN returns what an ELBv2 load balancer's ARN says of it:
+// arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/<app|net|gwy>/<name>/<id>.
+func LoadBalancerOfARN(arn string) state.LoadBalancer {
+	lb := state.LoadBalancer{ARN: arn}
+	_, resource, _ := strings.Cut(arn, ":loadbalancer/")
+	parts := strings.Split(resource, "/")
+	if len(parts) != 3 {
+		return lb
+	}
+	lb.Name = parts[1]
+	switch parts[0] {
+	case "app":
+		lb.Type = state.TypeApplication
+	case "net":
+		lb.Type = state.TypeNetwork
+	case "gwy":
+		lb.Type = "gateway"
+	}
+	return lb
 }
 
 // allowTag reads whether a target group carries the opt-in tag.

@@ -33,16 +33,26 @@ func (o *Observer) Registered(ctx context.Context, tgARN string) ([]state.Regist
 	return regs, nil
 }
 
-// DetachTarget reads a target named by the tag for a detach: the target and
-// its load balancer, and every registration of it.
+// DetachTarget reads a target named by the tag for a detach: the target
+// (through the cache of a warm container), its load balancer as far as its
+// ARN names it (a Classic ELB: read), and every registration of it.
 func (o *Observer) DetachTarget(ctx context.Context, ref state.Ref) (state.Target, state.LoadBalancer, error) {
 	if ref.Classic {
 		return o.Classic(ctx, ref)
 	}
-	t, lb, err := o.Target(ctx, ref)
-	if err != nil {
-		return t, lb, err
+	t, lb, ok := state.Target{}, state.LoadBalancer{}, false
+	if o.TTL > 0 {
+		t, lb, ok = o.cache.get(ref.Raw, o.TTL)
 	}
+	if !ok {
+		// Deregistering needs the group, its opt-in and the registrations;
+		// the load balancer's ARN names it for the report.
+		var err error
+		if t, lb, err = o.target(ctx, ref, false); err != nil {
+			return t, lb, err
+		}
+	}
+	var err error
 	t.Registrations, err = o.Registered(ctx, t.ARN)
 	return t, lb, err
 }
