@@ -1,6 +1,7 @@
 package attach_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -65,7 +66,7 @@ func TestWarmContainer(t *testing.T) {
 	// The AZ was added: the cached load balancer was forgotten.
 	fourth := site.Instance("us-east-1c", "web")
 	run(fourth)
-	if calls := w.Calls(); !contains(calls, "elbv2.DescribeTargetGroups") || !contains(calls, "elbv2.DescribeListeners") {
+	if calls := w.Calls(); !slices.Contains(calls, "elbv2.DescribeTargetGroups") || !slices.Contains(calls, "elbv2.DescribeListeners") {
 		t.Errorf("after adding an AZ the target was not read again: %v", calls)
 	}
 
@@ -78,13 +79,4 @@ func TestWarmContainer(t *testing.T) {
 		t.Fatalf("detach: %q, %v, %+v", r.Changes, err, r.Targets)
 	}
 	wantCalls(t, w, "ec2.DescribeInstances", "elbv2.DescribeTargetHealth", "elbv2.DeregisterTargets")
-}
-
-func contains(calls []string, op string) bool {
-	for _, c := range calls {
-		if c == op {
-			return true
-		}
-	}
-	return false
 }
