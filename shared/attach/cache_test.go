@@ -79,4 +79,16 @@ func TestWarmContainer(t *testing.T) {
 		t.Fatalf("detach: %q, %v, %+v", r.Changes, err, r.Targets)
 	}
 	wantCalls(t, w, "ec2.DescribeInstances", "elbv2.DescribeTargetHealth", "elbv2.DeregisterTargets")
+
+	// Diagnose tells what is there now: it reads the target group, the load
+	// balancer and its listeners afresh, warm container or not.
+	w.ResetCalls()
+	if _, err := p.Run(ctx, event.Trigger{InstanceID: second, Action: event.Diagnose, Origin: "manual"}); err != nil {
+		t.Fatalf("diagnose: %v", err)
+	}
+	for _, op := range []string{"elbv2.DescribeTargetGroups", "elbv2.DescribeLoadBalancers", "elbv2.DescribeListeners"} {
+		if !slices.Contains(w.Calls(), op) {
+			t.Errorf("diagnose on a warm container did not call %s: %v", op, w.Calls())
+		}
+	}
 }

@@ -103,13 +103,17 @@ func (o *Observer) cachedTargetOf(ctx context.Context, ref state.Ref) (state.Tar
 // and the VPC's network when a decision needs it (the load balancer lacks the
 // instance's AZ, an NLB without security groups, a Classic ELB). With full it
 // also reads the network ACLs and the listener ports, for the checks that run
-// when something is about to change and for diagnose.
+// when something is about to change and for diagnose, and reads the target
+// and its listeners afresh (diagnose is asked to tell what is there now).
 func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref, full bool) (state.State, error) {
 	s := state.State{Instance: in, Full: full}
 	var err error
-	if ref.Classic {
+	switch {
+	case ref.Classic:
 		s.Target, s.LoadBalancer, err = o.Classic(ctx, ref)
-	} else {
+	case full:
+		s.Target, s.LoadBalancer, err = o.Target(ctx, ref) // diagnose reads what is there now
+	default:
 		s.Target, s.LoadBalancer, err = o.cachedTargetOf(ctx, ref)
 	}
 	if err != nil {
@@ -136,7 +140,7 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 		wg.Go(func() { s.Network, networkErr = o.Network(ctx, in.VPC, full) })
 	}
 	if full {
-		wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target) })
+		wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target, false) })
 	}
 	wg.Wait()
 	if err := errors.Join(groupsErr, networkErr, listenersErr); err != nil {
@@ -228,7 +232,7 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	} else {
 		wg.Go(func() { network.NACLs, networkErr = o.NACLs(ctx, vpc) })
 	}
-	wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target) })
+	wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target, true) })
 	wg.Wait()
 	if err := errors.Join(groupsErr, networkErr, listenersErr); err != nil {
 		return err
@@ -242,11 +246,15 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 }
 
 // listeners returns an ELBv2 target's listener ports and whether no listener
-// forwards to it, through the target cache (a Classic ELB's ports come with
-// its description: t's are returned as they are).
-func (o *Observer) listeners(ctx context.Context, lb state.LoadBalancer, t state.Target) ([]int32, bool, error) {
+// forwards to it, through the target cache when cached (a Classic ELB's
+// ports come with its description: t's are returned as they are).
+func (o *Observer) listeners(ctx context.Context, lb state.LoadBalancer, t state.Target, cached bool) ([]int32, bool, error) {
 	if lb.IsClassic() || lb.ARN == "" {
 		return t.ListenerPorts, t.Unrouted, nil
+	}
+	if !cached {
+		ports, forwards, err := o.Listeners(ctx, lb.ARN, t.ARN)
+		return ports, !forwards, err
 	}
 	if o.TTL > 0 {
 		if f, ok := o.cache.listeners(t.Ref.Raw, lb.ARN, o.TTL); ok {
