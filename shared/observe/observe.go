@@ -140,7 +140,9 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 		wg.Go(func() { s.Network, networkErr = o.Network(ctx, in.VPC, full) })
 	}
 	if full {
-		wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target, false) })
+		wg.Go(func() {
+			s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target, false)
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(groupsErr, networkErr, listenersErr); err != nil {
