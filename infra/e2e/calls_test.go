@@ -55,9 +55,8 @@ func TestCallBudget(t *testing.T) {
 	}
 	// A warm container, as in a scale-out: it registered an instance of the
 	// group in a covered AZ just before; then the first instance in a new AZ
-	// reads neither the target group, its tags, the load balancer nor its
-	// listeners again (the cached subnet list is read afresh before
-	// SetSubnets when it is older than half the settle delay).
+	// reads neither the target group, its tags nor its listeners again (the
+	// load balancer is read again before anything changes).
 	warmed := newScenario(t, func(o *options) { o.vpc.PrivateSubnets["a"] = []string{"10.0.4.0/24"} })
 	covered, err := localaws.NewInstance(context.Background(), awsCfg, localaws.InstanceSpec{VPC: warmed.vpc, SubnetCIDR: "10.0.4.0/24",
 		Tags: map[string]string{"Name": "app", warmed.tagKey: warmed.tg}})

@@ -175,7 +175,12 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		tr.LoadBalancer = s.LoadBalancer.Name
 		pl, err := plan.Build(s, p.Config)
 		if err == nil && len(pl.Steps) > 0 {
-			if err := p.Observer.Complete(ctx, &s); err != nil {
+			err := p.Observer.Complete(ctx, &s)
+			if errors.Is(err, observe.ErrCacheStale) && round < maxRounds {
+				p.Log.Info("cached load balancer out of date; observing again", "instance", in.ID, "target", ref.Raw, "reason", err.Error())
+				continue
+			}
+			if err != nil {
 				return tr, err
 			}
 			pl, err = plan.Build(s, p.Config)
@@ -203,10 +208,12 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 			return tr, err
 		}
 		err = p.verify(ctx, s, pl, &tr)
+		if err != nil {
+			p.Observer.Forget(ref)
+		}
 		if errors.Is(err, ErrNotInUse) && addsSubnet(pl) && round < maxRounds {
 			// The AZ this run added (or found added) was dropped by a
 			// concurrent SetSubnets that started from an older list.
-			p.Observer.Forget(ref)
 			p.Log.Info("target not in use after adding its AZ; observing again", "instance", in.ID, "target", ref.Raw, "round", round)
 			continue
 		}
@@ -221,10 +228,16 @@ func addsSubnet(pl plan.Plan) bool {
 // detachOne deregisters the instance from one target its tag names.
 func (p *Pipeline) detachOne(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool, lc *event.Lifecycle) (TargetReport, error) {
 	t, lb, err := p.Observer.DetachTarget(ctx, ref)
-	if err != nil {
-		return TargetReport{Target: ref.Raw, Changes: []string{}}, err
+	if err == nil {
+		var tr TargetReport
+		if tr, err = p.applyDetach(ctx, in, t, lb, dryRun, lc); err == nil {
+			return tr, nil
+		}
+		p.Observer.Forget(ref) // the next try reads the target afresh
+		return tr, err
 	}
-	return p.applyDetach(ctx, in, t, lb, dryRun, lc)
+	p.Observer.Forget(ref)
+	return TargetReport{Target: ref.Raw, Changes: []string{}}, err
 }
 
 // detachManaged deregisters the instance from every target elbattach manages

@@ -2,9 +2,11 @@ package attach_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
@@ -20,7 +22,6 @@ func TestWarmContainer(t *testing.T) {
 	w := site.W
 	p := pipeline(w, time.Millisecond)
 	p.Observer.TTL = observe.TargetTTL
-	p.Applier.TrustList = 0 // settle/2: a cached list is older than that
 	run := func(id string) []string {
 		t.Helper()
 		w.ResetCalls()
@@ -48,11 +49,12 @@ func TestWarmContainer(t *testing.T) {
 	}
 	wantCalls(t, w, "ec2.DescribeInstances", "elbv2.DescribeTargetHealth", "ec2.DescribeSecurityGroups",
 		"ec2.DescribeSubnets", "ec2.DescribeRouteTables", "ec2.DescribeNetworkAcls", // the checks: network ACLs are not cached
+		"elbv2.DescribeLoadBalancers", // about to change something: the cached load balancer is read again
 		"elbv2.RegisterTargets", "elbv2.DescribeTargetHealth")
 
 	// The first instance in a new AZ on this warm container: 11 calls
-	// (the group is open already). The cached subnet list is old, so it
-	// is read again before SetSubnets.
+	// (the group is open already). The load balancer read again before
+	// the changes is fresh enough to write its subnet list as it is.
 	third := site.Instance("us-east-1c", "web")
 	if n := len(run(third)); n != 4 { // create, associate, add the subnet, register
 		t.Fatalf("new AZ: %d changes, want 4", n)
@@ -90,5 +92,46 @@ func TestWarmContainer(t *testing.T) {
 		if !slices.Contains(w.Calls(), op) {
 			t.Errorf("diagnose on a warm container did not call %s: %v", op, w.Calls())
 		}
+	}
+}
+
+// TestWarmContainerLoadBalancerMoved: what a warm container cached about the
+// load balancer changed before a run that changes something. An AZ removed
+// by someone else is added back (the reviewer's case: the cached list still
+// had it, and registering alone would leave the target unused); new security groups make the run observe
+// again and open the instance's group to them, not to the old ones.
+func TestWarmContainerLoadBalancerMoved(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	p := pipeline(w, time.Millisecond)
+	p.Observer.TTL = observe.TargetTTL
+	runID := func(id string) attach.Report {
+		t.Helper()
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+		if err != nil {
+			t.Fatalf("run %s: %v\nreport: %+v", id, err, r)
+		}
+		return r
+	}
+	runID(site.Instance("us-east-1a", "web")) // the cache holds the ALB in us-east-1a and b
+
+	c := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.64/27")
+	w.Associate(site.PublicRT, c)
+	w.SetLBSubnets(site.LB, site.Public["us-east-1a"], c) // someone swapped us-east-1b for us-east-1c
+	r := runID(site.Instance("us-east-1b", "web"))
+	if w.LBZones(site.LB)["us-east-1b"] != site.Public["us-east-1b"] || !slices.ContainsFunc(r.Changes, func(l string) bool {
+		return strings.HasPrefix(l, "~ add subnet "+site.Public["us-east-1b"])
+	}) {
+		t.Errorf("us-east-1b not added back: changes %q, AZs %v", r.Changes, w.LBZones(site.LB))
+	}
+
+	runID(site.Instance("us-east-1a", "web")) // cached again
+	other := w.AddSecurityGroup(site.VPC, "alb-2")
+	w.AddIngress(other, fakeaws.TCP(80, "0.0.0.0/0"))
+	w.SetLBGroups(site.LB, other)
+	r = runID(site.Instance("us-east-1a", "web"))
+	want := "+ allow tcp/80 into " + site.AppGroup + " from " + other // the cached groups are open already
+	if !slices.Contains(r.Changes, want) {
+		t.Errorf("changes %q, want %q", r.Changes, want)
 	}
 }

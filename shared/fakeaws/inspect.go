@@ -70,6 +70,12 @@ func (w *World) SetLBSubnets(arn string, subnets ...string) {
 	})
 }
 
+// SetLBGroups replaces an ELBv2 load balancer's security groups, as
+// SetSecurityGroups does, unrecorded: another writer, for tests.
+func (w *World) SetLBGroups(arn string, groups ...string) {
+	w.locked(func() { w.db.LoadBalancers[arn].Groups = slices.Clone(groups) })
+}
+
 // Subnet returns a copy of a subnet.
 func (w *World) Subnet(id string) Subnet {
 	var s Subnet

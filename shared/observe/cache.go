@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -10,17 +11,18 @@ import (
 // TargetTTL is how long a warm Lambda container trusts what it read about a
 // target group and its load balancer (port, type, opt-in tag, scheme, VPC,
 // subnets, security groups, and once the full checks read them, the
-// listener ports). It is safe because nothing else rests on it alone: a
-// revoked opt-in takes effect within 30 s; a subnet change made by someone
-// else is caught by apply, which reads the load balancer afresh before
-// SetSubnets when the list it has is older than half a second (cached or
-// not), and by the health read after registering in a covered AZ (a
-// target in an AZ that is not enabled reads unused/Target.NotInUse); a new
-// listener port only feeds the warnings and FIX_NACLS, and is seen within
-// 30 s. Registrations, security group rules and network ACLs are never
-// cached. The pipeline forgets a target when it changed the load balancer's
-// subnets, or found that AWS changed under a plan; registering the instance
-// or opening a security group leaves what is cached true.
+// listener ports). A run that only reads (steady state) rests on it; a run
+// about to change something reads the load balancer again first (Complete),
+// and goes round again from a fresh read when its security groups, scheme or
+// VPC moved, so no change is made from a cached load balancer. What stays
+// trusted for up to 30 s: the opt-in tag (a revoked opt-in takes effect
+// within 30 s), the target group's ports and type, which load balancer it
+// belongs to (a target group moved to another load balancer is seen within
+// 30 s), and the listener ports (they only feed the warnings and FIX_NACLS).
+// Registrations, security group rules and network ACLs are never cached. The
+// pipeline forgets a target when it changed the load balancer's subnets, or
+// a run failed; registering the instance or opening a security group leaves
+// what is cached true.
 const TargetTTL = 30 * time.Second
 
 type cachedTarget struct {
@@ -51,7 +53,21 @@ func (c *targetCache) get(key string, ttl time.Duration) (state.Target, state.Lo
 	if !ok || time.Since(e.at) > ttl {
 		return state.Target{}, state.LoadBalancer{}, false
 	}
-	return e.target, e.lb, true
+	lb := e.lb
+	lb.Subnets, lb.SecurityGroups = slices.Clone(lb.Subnets), slices.Clone(lb.SecurityGroups)
+	return e.target, lb, true
+}
+
+// refresh replaces key's cached load balancer by a fresh read of it; the
+// entry keeps its age (the target group and its tags were not read again).
+func (c *targetCache) refresh(key string, lb state.LoadBalancer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[key]; ok && e.lb.ARN == lb.ARN {
+		lb.Subnets, lb.SecurityGroups = slices.Clone(lb.Subnets), slices.Clone(lb.SecurityGroups)
+		e.lb = lb
+		c.m[key] = e
+	}
 }
 
 func (c *targetCache) put(key string, t state.Target, lb state.LoadBalancer) {

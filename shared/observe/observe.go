@@ -84,19 +84,24 @@ func (o *Observer) listed(name, arn string) bool { return o.Listed != nil && o.L
 // Forget drops what the cache holds about ref.
 func (o *Observer) Forget(ref state.Ref) { o.cache.forget(ref.Raw) }
 
-// cachedTargetOf reads an ELBv2 target through the cache.
-func (o *Observer) cachedTargetOf(ctx context.Context, ref state.Ref) (state.Target, state.LoadBalancer, error) {
+// cachedTargetOf reads an ELBv2 target through the cache; cached reports a
+// cache hit.
+func (o *Observer) cachedTargetOf(ctx context.Context, ref state.Ref) (t state.Target, lb state.LoadBalancer, cached bool, err error) {
 	if o.TTL > 0 {
 		if t, lb, ok := o.cache.get(ref.Raw, o.TTL); ok {
-			return t, lb, nil
+			return t, lb, true, nil
 		}
 	}
-	t, lb, err := o.Target(ctx, ref)
+	t, lb, err = o.Target(ctx, ref)
 	if err == nil && o.TTL > 0 && lb.ARN != "" {
 		o.cache.put(ref.Raw, t, lb)
 	}
-	return t, lb, err
+	return t, lb, false, err
 }
+
+// ErrCacheStale means the load balancer moved under what a warm container
+// had cached (its security groups, scheme or VPC): observe again, afresh.
+var ErrCacheStale = errors.New("cached load balancer out of date")
 
 // Observe reads everything needed to attach instance in to ref: the target
 // and its load balancer, the registrations, the security groups of both ends,
@@ -114,7 +119,7 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 	case full:
 		s.Target, s.LoadBalancer, err = o.Target(ctx, ref) // diagnose reads what is there now
 	default:
-		s.Target, s.LoadBalancer, err = o.cachedTargetOf(ctx, ref)
+		s.Target, s.LoadBalancer, s.Cached, err = o.cachedTargetOf(ctx, ref)
 	}
 	if err != nil {
 		return s, err
@@ -216,14 +221,21 @@ func (o *Observer) Instance(ctx context.Context, id string) (state.Instance, err
 }
 
 // Complete adds to s what the full checks need and a minimal Observe left
-// out: the network with its ACLs, and the listener ports.
+// out: the network with its ACLs, and the listener ports. A load balancer
+// that came from the cache is read again: nothing is changed on the word of
+// a cached one. When its security groups, scheme or VPC moved, Complete
+// forgets the target and returns ErrCacheStale.
 func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	if s.Full {
 		return nil
 	}
 	lb, vpc, network := s.LoadBalancer, s.Instance.VPC, s.Network
 	var wg sync.WaitGroup
-	var groupsErr, networkErr, listenersErr error
+	var groupsErr, networkErr, listenersErr, lbErr error
+	var fresh state.LoadBalancer
+	if s.Cached && lb.ARN != "" && !lb.IsClassic() {
+		wg.Go(func() { fresh, lbErr = o.LoadBalancer(ctx, lb.ARN) })
+	}
 	if s.PathProven {
 		wg.Go(func() {
 			s.InstanceGroups, s.LBGroups, groupsErr = o.groups(ctx, s.Instance.SecurityGroups, lb.SecurityGroups)
@@ -236,8 +248,19 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	}
 	wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target, true) })
 	wg.Wait()
-	if err := errors.Join(groupsErr, networkErr, listenersErr); err != nil {
+	if err := errors.Join(groupsErr, networkErr, listenersErr, lbErr); err != nil {
 		return err
+	}
+	if fresh.ARN != "" {
+		if !sameSet(fresh.SecurityGroups, lb.SecurityGroups) || fresh.Scheme != lb.Scheme || fresh.VPC != lb.VPC {
+			o.Forget(s.Target.Ref)
+			return fmt.Errorf("%w: %s (security groups %v, now %v)", ErrCacheStale, lb.Name, lb.SecurityGroups, fresh.SecurityGroups)
+		}
+		o.cache.refresh(s.Target.Ref.Raw, fresh)
+		s.LoadBalancer, s.Cached = fresh, false
+		if s.Network != nil {
+			fillAZs(&s.LoadBalancer, s.Network)
+		}
 	}
 	if s.Network == nil {
 		s.Network = network
@@ -245,6 +268,11 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	}
 	s.PathProven, s.Full = false, true
 	return nil
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
 // listeners returns an ELBv2 target's listener ports and whether no listener

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -63,10 +64,10 @@ func (o *Observer) target(ctx context.Context, ref state.Ref, readLB bool) (stat
 		}
 	}
 	wg.Wait()
-	if tagsErr != nil {
-		return t, state.LoadBalancer{}, tagsErr
+	if err := errors.Join(tagsErr, lbErr); err != nil {
+		return t, state.LoadBalancer{}, err
 	}
-	return t, lb, lbErr
+	return t, lb, nil
 }
 
 // LoadBalancerOfARN returns what an ELBv2 load balancer's ARN says of it:

@@ -28,6 +28,10 @@ type State struct {
 	// PathProven is true when the target is healthy on the traffic port in
 	// a covered AZ, so the security groups were not read (see observe).
 	PathProven bool `json:"path-proven,omitempty"`
+	// Cached is true when the target and its load balancer came from a
+	// warm container's cache (observe reads the load balancer again before
+	// anything is changed).
+	Cached bool `json:"cached,omitempty"`
 }
 
 // Instance is an EC2 instance.
