@@ -227,17 +227,15 @@ func addsSubnet(pl plan.Plan) bool {
 
 // detachOne deregisters the instance from one target its tag names.
 func (p *Pipeline) detachOne(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool, lc *event.Lifecycle) (TargetReport, error) {
+	tr := TargetReport{Target: ref.Raw, Changes: []string{}}
 	t, lb, err := p.Observer.DetachTarget(ctx, ref)
 	if err == nil {
-		var tr TargetReport
-		if tr, err = p.applyDetach(ctx, in, t, lb, dryRun, lc); err == nil {
-			return tr, nil
-		}
-		p.Observer.Forget(ref) // the next try reads the target afresh
-		return tr, err
+		tr, err = p.applyDetach(ctx, in, t, lb, dryRun, lc)
 	}
-	p.Observer.Forget(ref)
-	return TargetReport{Target: ref.Raw, Changes: []string{}}, err
+	if err != nil {
+		p.Observer.Forget(ref) // the next try reads the target afresh
+	}
+	return tr, err
 }
 
 // detachManaged deregisters the instance from every target elbattach manages
