@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"slices"
@@ -22,7 +23,9 @@ import (
 // runtime's first /next). The instance-state bootstrap with a malformed event
 // (no AWS call) and with a manual attach of an untagged instance (one
 // DescribeInstances to moto), and the empty aws-lambda-go handler with the
-// malformed event, all built the same way. Each iteration runs every variant
+// malformed event, all built the same way; and the empty handler linking
+// the SDK packages the functions use (infra/bench/sdkfloor), the floor their
+// package init sets for any handler on those clients. Each iteration runs every variant
 // once, in an order that rotates, so that a drift in the machine's load
 // weighs on all of them alike and their ratio holds still.
 func BenchmarkColdStart(b *testing.B) {
@@ -44,6 +47,7 @@ func BenchmarkColdStart(b *testing.B) {
 		{key: "instance-state, malformed event", binary: "instance-state", event: malformed, wantError: true},
 		{key: "instance-state, manual attach of an untagged instance", binary: "instance-state", event: untagged},
 		{key: "empty handler, same event", binary: "empty", event: malformed},
+		{key: "empty handler linking the SDK packages, same event", binary: "sdkfloor", event: malformed},
 	}
 	for i := range variants {
 		variants[i].bin = binary(b, variants[i].binary)
@@ -52,7 +56,7 @@ func BenchmarkColdStart(b *testing.B) {
 	for b.Loop() {
 		for k := range variants {
 			v := &variants[(k+round)%len(variants)]
-			d, in := coldRun(b, v.bin, v.event, v.wantError, v.binary != "empty")
+			d, in := coldRun(b, v.bin, v.event, v.wantError, v.binary == "instance-state")
 			v.first, v.init = append(v.first, d), append(v.init, in)
 		}
 		round++
@@ -66,10 +70,40 @@ func BenchmarkColdStart(b *testing.B) {
 		}
 		results.update(func(d *Data) { d.Cold[v.key] = c })
 	}
-	ours, empty := percentile(ms(variants[0].first), 0.5), percentile(ms(variants[2].first), 0.5)
+	ours, empty, floor := percentile(ms(variants[0].first), 0.5), percentile(ms(variants[2].first), 0.5), percentile(ms(variants[3].first), 0.5)
 	b.ReportMetric(ours, "first-p50-ms")
 	b.ReportMetric(empty, "empty-first-p50-ms")
 	b.ReportMetric(ours/empty, "ratio")
+	b.ReportMetric(floor/empty, "sdk-floor-ratio")
+}
+
+// sdkPackages matches the aws-sdk-go-v2 packages whose init the floor
+// measures: the service clients and the config loader.
+var sdkPackages = regexp.MustCompile(`^github\.com/aws/aws-sdk-go-v2/(service/[^/]+|config)$`)
+
+// TestSDKFloorLinksTheFunctionsSDK: the floor links the same SDK service and
+// config packages as the benchmarked bootstrap, no fewer and no more.
+func TestSDKFloorLinksTheFunctionsSDK(t *testing.T) {
+	deps := func(pkg string) []string {
+		cmd := exec.Command("go", "list", "-deps", pkg)
+		cmd.Dir, cmd.Env = "../..", append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", pkg, err)
+		}
+		var sdk []string
+		for p := range strings.FieldsSeq(string(out)) {
+			if sdkPackages.MatchString(p) {
+				sdk = append(sdk, p)
+			}
+		}
+		slices.Sort(sdk)
+		return sdk
+	}
+	fn, floor := deps("./functions/instance-state"), deps("./infra/bench/sdkfloor")
+	if len(fn) < 5 || !slices.Equal(fn, floor) {
+		t.Errorf("SDK packages:\n instance-state %v\n sdkfloor       %v", fn, floor)
+	}
 }
 
 // coldRun starts bin under a new RIE, invokes it once with event and returns

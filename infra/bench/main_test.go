@@ -97,8 +97,9 @@ type buildSet struct {
 
 // binary returns a local-arch bootstrap for name: "instance-state" (the one
 // BOOTSTRAP_DIR names, as make build-local built it, else built here) or
-// "empty" (./infra/bench/empty). Both are built as make build builds the
-// functions. The empty handler is also built for arm64, for the size table.
+// "empty" (./infra/bench/empty) or "sdkfloor" (./infra/bench/sdkfloor). All
+// are built as make build builds the functions. The baselines are also built
+// for arm64, for the size table.
 func binary(b *testing.B, name string) string {
 	b.Helper()
 	builds.Lock()
@@ -109,7 +110,8 @@ func binary(b *testing.B, name string) string {
 	if builds.paths == nil {
 		builds.paths = map[string]string{}
 	}
-	if pre := os.Getenv("BOOTSTRAP_DIR"); pre != "" && name != "empty" {
+	baseline, isBaseline := baselines[name]
+	if pre := os.Getenv("BOOTSTRAP_DIR"); pre != "" && !isBaseline {
 		builds.paths[name] = filepath.Join(pre, name, "bootstrap")
 		return builds.paths[name]
 	}
@@ -121,11 +123,11 @@ func binary(b *testing.B, name string) string {
 		builds.dir = dir
 	}
 	pkg := "./functions/" + name
-	if name == "empty" {
-		pkg = "./infra/bench/empty"
+	if isBaseline {
+		pkg = baseline.pkg
 	}
 	arches := []string{runtime.GOARCH}
-	if name == "empty" && runtime.GOARCH != "arm64" {
+	if isBaseline && runtime.GOARCH != "arm64" {
 		arches = append(arches, "arm64")
 	}
 	for _, arch := range arches {
@@ -135,14 +137,20 @@ func binary(b *testing.B, name string) string {
 		if o, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("building %s for %s: %v\n%s", pkg, arch, err, o)
 		}
-		if fi, err := os.Stat(out); err == nil && name == "empty" {
-			results.setSize("empty handler (infra/bench/empty)", arch, fi.Size())
+		if fi, err := os.Stat(out); err == nil && isBaseline {
+			results.setSize(baseline.title, arch, fi.Size())
 		}
 		if arch == runtime.GOARCH {
 			builds.paths[name] = out
 		}
 	}
 	return builds.paths[name]
+}
+
+// baselines are the handlers the cold start compares the functions with.
+var baselines = map[string]struct{ pkg, title string }{
+	"empty":    {"./infra/bench/empty", "empty handler (infra/bench/empty)"},
+	"sdkfloor": {"./infra/bench/sdkfloor", "empty handler linking the SDK packages (infra/bench/sdkfloor)"},
 }
 
 // cleanup removes what binary built.

@@ -195,6 +195,12 @@ func render(s *store, bins []sizeRow) string {
 			first, init := ours.FirstP50/empty.FirstP50, ours.InitP50/empty.InitP50
 			p("\nCold start, instance-state / empty handler (medians, same event): first response **%.2fx**, INIT %.2fx; target <= 1.3x: **%s**.\n",
 				first, init, verdict(first <= 1.3))
+			if floor := d.Cold["empty handler linking the SDK packages, same event"]; floor != nil {
+				p("\nThe floor the SDK sets: the empty handler linking the aws-sdk-go-v2 packages the functions use (`config`, `ec2`, "+
+					"`elasticloadbalancing`, `elasticloadbalancingv2`, `eventbridge`), without a call into them, answers in **%.2fx** the "+
+					"empty handler's time: their package init alone. instance-state / that floor: %.2fx (elbattach's own init, "+
+					"configuration and client construction).\n", floor.FirstP50/empty.FirstP50, ours.FirstP50/floor.FirstP50)
+			}
 		}
 	}
 	if len(bins) > 0 {
