@@ -211,9 +211,11 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		if err != nil {
 			p.Observer.Forget(ref)
 		}
-		if errors.Is(err, ErrNotInUse) && addsSubnet(pl) && round < maxRounds {
+		if errors.Is(err, ErrNotInUse) && addsSubnet(pl) && !s.Target.Unrouted && round < maxRounds {
 			// The AZ this run added (or found added) was dropped by a
-			// concurrent SetSubnets that started from an older list.
+			// concurrent SetSubnets that started from an older list. (No
+			// listener forwarding is no lost update: observing again
+			// would not help.)
 			p.Log.Info("target not in use after adding its AZ; observing again", "instance", in.ID, "target", ref.Raw, "round", round)
 			continue
 		}

@@ -194,3 +194,22 @@ func TestLifecycleCompletion(t *testing.T) {
 		}
 	})
 }
+
+// TestNewAZUnroutedFails: a run that adds the instance's AZ skips the health
+// read only while a listener forwards to the target group. When none does
+// (here a listener is changed between the target group's read and the
+// listeners'), the target reads unused / Target.NotInUse and the run fails,
+// naming that cause, even though the AZ was read back.
+func TestNewAZUnroutedFails(t *testing.T) {
+	s := fakeaws.NewSite()
+	id := s.Instance("us-east-1c", "web")
+	var once sync.Once
+	s.W.AfterCall("elbv2.DescribeTargetGroups", func() { once.Do(func() { s.W.SetListenerDefault(s.LB, 80, "") }) })
+	r, err := fastPipeline(s.W, nil).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+	if !errors.Is(err, attach.ErrNotInUse) || !strings.Contains(err.Error(), "no listener or rule forwards to the target group") {
+		t.Fatalf("err = %v, want ErrNotInUse for the unrouted group; report %+v", err, r)
+	}
+	if s.W.Count("elbv2.DescribeTargetHealth") != 1 || s.W.LBZones(s.LB)["us-east-1c"] == "" {
+		t.Errorf("health reads %d, zones %v: want one read after adding us-east-1c", s.W.Count("elbv2.DescribeTargetHealth"), s.W.LBZones(s.LB))
+	}
+}

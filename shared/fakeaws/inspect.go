@@ -1,6 +1,7 @@
 package fakeaws
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -67,6 +68,32 @@ func (w *World) SetLBSubnets(arn string, subnets ...string) {
 		lb := w.db.LoadBalancers[arn]
 		must("SetLBSubnets", w.checkLBSubnets(lb.Type, lb.VPC, lb.Subnets, subnets))
 		lb.Subnets = slices.Clone(subnets)
+	})
+}
+
+// SetListenerDefault points the default action of an ELBv2 load balancer's
+// listener on port at target group tg ("": a fixed 404), as ModifyListener
+// does, unrecorded: another writer, for tests. As in AWS, a target group that
+// no listener or rule of the load balancer forwards to any more loses it from
+// its LoadBalancerArns.
+func (w *World) SetListenerDefault(arn string, port int32, tg string) {
+	w.locked(func() {
+		lb := w.db.LoadBalancers[arn]
+		i := slices.IndexFunc(lb.Listeners, func(l Listener) bool { return l.Port == port })
+		if i < 0 {
+			panic(fmt.Sprintf("fakeaws: SetListenerDefault: no listener on port %d", port))
+		}
+		lb.Listeners[i].TargetGroup = tg
+		for ref, g := range w.db.TargetGroups {
+			routed := slices.ContainsFunc(lb.Listeners, func(l Listener) bool { return l.TargetGroup == ref || slices.Contains(l.Rules, ref) })
+			has := slices.Contains(g.LoadBalancers, arn)
+			switch {
+			case routed && !has:
+				g.LoadBalancers = append(g.LoadBalancers, arn)
+			case !routed && has:
+				g.LoadBalancers = slices.DeleteFunc(g.LoadBalancers, func(a string) bool { return a == arn })
+			}
+		}
 	})
 }
 
