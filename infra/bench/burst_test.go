@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elbattach/elbattach/infra/faultproxy"
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/observe"
 )
@@ -21,14 +22,16 @@ var burstAZs = []struct{ az, cidr string }{
 
 // BenchmarkBurst: N launch events at once (an Auto Scaling burst) over three
 // AZs the ALB does not cover, each on its own container (pipeline) as Lambda
-// runs them, in goroutines of this process against one moto, with the
-// default settle delay. Each run ends with exactly one public subnet per AZ
+// runs them, in goroutines of this process against one moto (through a
+// proxy that gives its CreateSubnet AWS's atomicity: atomicSubnets), with
+// the default settle delay. Each run ends with exactly one public subnet per AZ
 // on the ALB and every instance registered, or the benchmark fails.
 func BenchmarkBurst(b *testing.B) {
 	needMoto(b)
 	for _, n := range []int{50, 200} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			var last *Burst
+			endpoint := atomicSubnets(b)
 			for b.Loop() {
 				b.StopTimer()
 				private := map[string][]string{}
@@ -46,7 +49,7 @@ func BenchmarkBurst(b *testing.B) {
 					ids = append(ids, s.launch(b, z.cidr, sg, int32(k))...)
 				}
 				before := s.subnetsByAZ(b)
-				c := motoClients(b)
+				c := clientsAt(b, endpoint)
 				durs := make([]time.Duration, len(ids))
 				errs := make([]error, len(ids))
 				var wg sync.WaitGroup
@@ -129,4 +132,21 @@ func converged(b *testing.B, s *site, sg string, ids []string, before map[string
 		problems = append(problems, fmt.Sprintf("%d rules into the instances' group, want 1", n))
 	}
 	return problems
+}
+
+// atomicSubnets starts a faultproxy in front of moto, closed with b, that
+// injects no fault and forwards CreateSubnet calls one at a time, and
+// returns its URL. AWS creates subnets atomically (of concurrent
+// CreateSubnet calls for one block, one wins and the others get
+// InvalidSubnet.Conflict); moto checks for a conflict, then inserts,
+// without a lock, so a burst straight to it can end with two subnets in one
+// block, an outcome AWS never produces.
+func atomicSubnets(b *testing.B) string {
+	b.Helper()
+	p, err := faultproxy.Start(moto.Endpoint, faultproxy.Rates{Serial: []string{"ec2.CreateSubnet"}}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(p.Close)
+	return p.URL
 }

@@ -45,11 +45,18 @@ type clients struct {
 
 func motoClients(b *testing.B) *clients {
 	b.Helper()
+	return clientsAt(b, moto.Endpoint)
+}
+
+// clientsAt is motoClients with the clients pointed at endpoint (moto, or a
+// faultproxy in front of it).
+func clientsAt(b *testing.B, endpoint string) *clients {
+	b.Helper()
 	c := &clients{calls: &awsclient.Counter{}}
 	var err error
 	c.cfg, err = awsclient.Load(ctx, c.calls,
 		awsconfig.WithRegion(localaws.Region),
-		awsconfig.WithBaseEndpoint(moto.Endpoint),
+		awsconfig.WithBaseEndpoint(endpoint),
 		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")))
 	if err != nil {
 		b.Fatal(err)

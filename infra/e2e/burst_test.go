@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/elbattach/elbattach/infra/faultproxy"
 	"github.com/elbattach/elbattach/infra/localaws"
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/awsclient"
@@ -59,8 +60,17 @@ func TestBurst(t *testing.T) {
 	ids := append([]string{s.inst.ID}, launch(t, s, "10.0.2.0/24", 16)...)
 	ids = append(ids, launch(t, s, "10.0.4.0/24", 17)...)
 	ids = append(ids, launch(t, s, "10.0.5.0/24", 16)...)
+	// AWS creates subnets atomically (one CreateSubnet per block wins);
+	// moto checks, then inserts, unlocked: a proxy gives it AWS's rule.
+	proxy, err := faultproxy.Start(moto.Endpoint, faultproxy.Rates{Serial: []string{"ec2.CreateSubnet"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	cfg := awsCfg.Copy()
+	cfg.BaseEndpoint = aws.String(proxy.URL)
 	calls := &awsclient.Counter{}
-	p := inProcess(t, awsCfg, calls)
+	p := inProcess(t, cfg, calls)
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ids))
@@ -87,8 +97,12 @@ func TestBurst(t *testing.T) {
 		}
 	}
 	for _, az := range []string{"us-east-1c", "us-east-1d", "us-east-1e"} {
-		if n := len(s.subnetsIn(az)); n != 2 {
-			t.Errorf("%s has %d subnets, want its private one and exactly one public", az, n)
+		if sn := s.subnetsIn(az); len(sn) != 2 {
+			var desc []string
+			for _, x := range sn {
+				desc = append(desc, fmt.Sprintf("%s %s %v", aws.ToString(x.SubnetId), aws.ToString(x.CidrBlock), x.Tags))
+			}
+			t.Errorf("%s has %d subnets, want its private one and exactly one public: %v", az, len(sn), desc)
 		}
 	}
 	if got := s.targets(); len(got) != len(ids) {

@@ -7,7 +7,8 @@
 // connections before or after moto applied the request; and it adds
 // latency. It also answers the Auto Scaling lifecycle actions moto 5.2.1
 // lacks (CompleteLifecycleAction, RecordLifecycleActionHeartbeat) and
-// records them.
+// records them, and forwards chosen operations one at a time
+// (Rates.Serial), where moto is less atomic than AWS.
 package faultproxy
 
 import (
@@ -50,6 +51,14 @@ type Rates struct {
 	// elbv2, elb (Classic), autoscaling, events, sqs.
 	Only []string
 	Skip []string
+
+	// Serial lists operations (same syntax as Only) that reach moto one at
+	// a time. It injects no fault: it gives moto an atomicity AWS has.
+	// moto_server answers requests on threads, and its CreateSubnet checks
+	// the VPC's subnets for a CIDR conflict, then inserts, without a lock:
+	// two concurrent CreateSubnet calls for one block can both succeed,
+	// where AWS answers the second InvalidSubnet.Conflict.
+	Serial []string
 }
 
 // applies reports whether the fault rates apply to an operation.
@@ -87,6 +96,7 @@ type Proxy struct {
 	client *http.Client
 
 	mu        sync.Mutex
+	serial    sync.Mutex // held while a Serial operation is at moto
 	rates     Rates
 	rng       *rand.Rand
 	stats     Stats
@@ -274,7 +284,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // forward sends the request to moto unchanged and relays the answer or,
 // for faultDropAfter, hangs up once moto has answered.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, op operation, f fault) {
+	p.mu.Lock()
+	serial := matches(op.Key(), op.Service, p.rates.Serial)
+	p.mu.Unlock()
+	if serial {
+		p.serial.Lock()
+	}
 	respBody, resp, err := p.roundTrip(r, body)
+	if serial {
+		p.serial.Unlock()
+	}
 	p.count(op, f, err == nil)
 	if err != nil {
 		http.Error(w, "faultproxy: forwarding to moto, "+err.Error(), http.StatusBadGateway)

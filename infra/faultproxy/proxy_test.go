@@ -14,6 +14,7 @@ import (
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 )
 
 func TestPassThrough(t *testing.T) {
@@ -294,6 +295,46 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 	if s := p.Stats(); s.Operations["ec2.DescribeSubnets"] != s.Requests || s.Forwarded != 16 {
+		t.Errorf("stats = %+v", s)
+	}
+}
+
+// TestSerial: concurrent CreateSubnet calls for one block, through a proxy
+// that serializes them, end as on AWS: one subnet, every other call
+// InvalidSubnet.Conflict. (Straight to moto, some rounds end with two.)
+func TestSerial(t *testing.T) {
+	p := startProxy(t, Rates{Serial: []string{"ec2.CreateSubnet"}})
+	client := ec2.NewFromConfig(proxyConfig(t, p, 1))
+	for round := range 3 {
+		vpc, err := createVPC(t.Context(), client, randomName("serial"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 24)
+		for range 24 {
+			wg.Go(func() {
+				_, err := client.CreateSubnet(t.Context(), &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.20.0.0/27"), AvailabilityZone: aws.String("us-east-1a")})
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		created := 0
+		for err := range errs {
+			var ae smithy.APIError
+			switch {
+			case err == nil:
+				created++
+			case !errors.As(err, &ae) || ae.ErrorCode() != "InvalidSubnet.Conflict":
+				t.Errorf("round %d: %v, want InvalidSubnet.Conflict", round, err)
+			}
+		}
+		if created != 1 {
+			t.Errorf("round %d: %d of 24 concurrent CreateSubnet calls for one block succeeded, want 1", round, created)
+		}
+	}
+	if s := p.Stats(); s.Operations["ec2.CreateSubnet"] != 72 {
 		t.Errorf("stats = %+v", s)
 	}
 }
