@@ -23,7 +23,7 @@ var burstAZs = []struct{ az, cidr string }{
 // BenchmarkBurst: N launch events at once (an Auto Scaling burst) over three
 // AZs the ALB does not cover, each on its own container (pipeline) as Lambda
 // runs them, in goroutines of this process against one moto (through a
-// proxy that gives its CreateSubnet AWS's atomicity: atomicSubnets), with
+// proxy that gives moto AWS's atomicity: atomicMoto), with
 // the default settle delay. Each run ends with exactly one public subnet per AZ
 // on the ALB and every instance registered, or the benchmark fails.
 func BenchmarkBurst(b *testing.B) {
@@ -31,7 +31,7 @@ func BenchmarkBurst(b *testing.B) {
 	for _, n := range []int{50, 200} {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			var last *Burst
-			endpoint := atomicSubnets(b)
+			endpoint := atomicMoto(b)
 			for b.Loop() {
 				b.StopTimer()
 				private := map[string][]string{}
@@ -134,16 +134,16 @@ func converged(b *testing.B, s *site, sg string, ids []string, before map[string
 	return problems
 }
 
-// atomicSubnets starts a faultproxy in front of moto, closed with b, that
-// injects no fault and forwards CreateSubnet calls one at a time, and
-// returns its URL. AWS creates subnets atomically (of concurrent
-// CreateSubnet calls for one block, one wins and the others get
-// InvalidSubnet.Conflict); moto checks for a conflict, then inserts,
-// without a lock, so a burst straight to it can end with two subnets in one
-// block, an outcome AWS never produces.
-func atomicSubnets(b *testing.B) string {
+// atomicMoto starts a faultproxy in front of moto, closed with b, that
+// injects no fault and forwards the calls moto checks and then applies
+// without a lock (faultproxy.CheckThenWrite) one at a time, and returns its
+// URL. AWS is atomic there: of concurrent CreateSubnet calls for one block
+// one wins and the others get InvalidSubnet.Conflict, and a rule is added
+// once. Straight to moto, a burst can end with two subnets in one block or
+// a rule twice, outcomes AWS never produces.
+func atomicMoto(b *testing.B) string {
 	b.Helper()
-	p, err := faultproxy.Start(moto.Endpoint, faultproxy.Rates{Serial: []string{"ec2.CreateSubnet"}}, 1)
+	p, err := faultproxy.Start(moto.Endpoint, faultproxy.Rates{Serial: faultproxy.CheckThenWrite}, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

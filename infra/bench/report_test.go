@@ -229,8 +229,8 @@ func render(s *store, bins []sizeRow) string {
 	} else {
 		p("N launch events at once over three AZs the ALB does not cover (us-east-1c, d, e), each on its own container " +
 			"(pipeline with its own target cache, default settle), in goroutines of one process against one moto, through a " +
-			"proxy that forwards `CreateSubnet` calls one at a time (AWS's atomic CIDR-conflict check; moto checks, then inserts, " +
-			"unlocked). Converged = " +
+			"proxy that forwards `CreateSubnet` and `AuthorizeSecurityGroup*` calls one at a time (AWS's atomic CIDR-conflict and " +
+			"duplicate-rule checks; moto checks, then inserts, unlocked). Converged = " +
 			"exactly one public subnet created per AZ and on the ALB, every instance registered, one rule into the instances' group.\n\n")
 		p("| N | wall | calls | calls/event | subnets created | CreateSubnet attempts | SetSubnets calls | per-event p50 / p95 / max | converged |\n|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 		for _, k := range slices.SortedFunc(maps.Keys(d.Bursts), func(a, b string) int { return d.Bursts[a].N - d.Bursts[b].N }) {

@@ -60,9 +60,10 @@ func TestBurst(t *testing.T) {
 	ids := append([]string{s.inst.ID}, launch(t, s, "10.0.2.0/24", 16)...)
 	ids = append(ids, launch(t, s, "10.0.4.0/24", 17)...)
 	ids = append(ids, launch(t, s, "10.0.5.0/24", 16)...)
-	// AWS creates subnets atomically (one CreateSubnet per block wins);
-	// moto checks, then inserts, unlocked: a proxy gives it AWS's rule.
-	proxy, err := faultproxy.Start(moto.Endpoint, faultproxy.Rates{Serial: []string{"ec2.CreateSubnet"}}, 1)
+	// AWS creates a subnet or adds a rule atomically (one CreateSubnet per
+	// block wins, a rule is added once); moto checks, then inserts,
+	// unlocked: a proxy gives it AWS's rule (faultproxy.CheckThenWrite).
+	proxy, err := faultproxy.Start(moto.Endpoint, faultproxy.Rates{Serial: faultproxy.CheckThenWrite}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

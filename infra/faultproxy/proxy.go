@@ -61,6 +61,12 @@ type Rates struct {
 	Serial []string
 }
 
+// CheckThenWrite are the calls elbattach makes that moto 5.2.1 checks and
+// then applies without a lock, where AWS is atomic: CreateSubnet (the CIDR
+// conflict) and AuthorizeSecurityGroupIngress/Egress (the duplicate rule).
+// Concurrent tests put them in Rates.Serial.
+var CheckThenWrite = []string{"ec2.CreateSubnet", "ec2.AuthorizeSecurityGroup*"}
+
 // applies reports whether the fault rates apply to an operation.
 func (r Rates) applies(op operation) bool {
 	if len(r.Only) > 0 && !matches(op.Key(), op.Service, r.Only) {

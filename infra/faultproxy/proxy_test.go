@@ -299,42 +299,58 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
-// TestSerial: concurrent CreateSubnet calls for one block, through a proxy
-// that serializes them, end as on AWS: one subnet, every other call
-// InvalidSubnet.Conflict. (Straight to moto, some rounds end with two.)
+// TestSerial: concurrent calls for one block or one rule, through a proxy
+// that forwards CheckThenWrite one at a time, end as on AWS: one subnet, one
+// rule, every other call InvalidSubnet.Conflict or
+// InvalidPermission.Duplicate. (Straight to moto, a round can end with two.)
 func TestSerial(t *testing.T) {
-	p := startProxy(t, Rates{Serial: []string{"ec2.CreateSubnet"}})
+	p := startProxy(t, Rates{Serial: CheckThenWrite})
 	client := ec2.NewFromConfig(proxyConfig(t, p, 1))
+	const n = 24
+	concurrently := func(call func() error, code string) int {
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() { errs <- call() })
+		}
+		wg.Wait()
+		close(errs)
+		ok := 0
+		for err := range errs {
+			var ae smithy.APIError
+			switch {
+			case err == nil:
+				ok++
+			case !errors.As(err, &ae) || ae.ErrorCode() != code:
+				t.Errorf("%v, want %s", err, code)
+			}
+		}
+		return ok
+	}
 	for round := range 3 {
 		vpc, err := createVPC(t.Context(), client, randomName("serial"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		errs := make(chan error, 24)
-		for range 24 {
-			wg.Go(func() {
-				_, err := client.CreateSubnet(t.Context(), &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.20.0.0/27"), AvailabilityZone: aws.String("us-east-1a")})
-				errs <- err
-			})
+		created := concurrently(func() error {
+			_, err := client.CreateSubnet(t.Context(), &ec2.CreateSubnetInput{VpcId: vpc.Vpc.VpcId, CidrBlock: aws.String("10.20.0.0/27"), AvailabilityZone: aws.String("us-east-1a")})
+			return err
+		}, "InvalidSubnet.Conflict")
+		sg, err := client.CreateSecurityGroup(t.Context(), &ec2.CreateSecurityGroupInput{VpcId: vpc.Vpc.VpcId, GroupName: aws.String(randomName("sg")), Description: aws.String("serial")})
+		if err != nil {
+			t.Fatal(err)
 		}
-		wg.Wait()
-		close(errs)
-		created := 0
-		for err := range errs {
-			var ae smithy.APIError
-			switch {
-			case err == nil:
-				created++
-			case !errors.As(err, &ae) || ae.ErrorCode() != "InvalidSubnet.Conflict":
-				t.Errorf("round %d: %v, want InvalidSubnet.Conflict", round, err)
-			}
-		}
-		if created != 1 {
-			t.Errorf("round %d: %d of 24 concurrent CreateSubnet calls for one block succeeded, want 1", round, created)
+		added := concurrently(func() error {
+			_, err := client.AuthorizeSecurityGroupIngress(t.Context(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: sg.GroupId,
+				IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(80), ToPort: aws.Int32(80),
+					IpRanges: []ec2types.IpRange{{CidrIp: aws.String("10.0.0.0/16")}}}}})
+			return err
+		}, "InvalidPermission.Duplicate")
+		if created != 1 || added != 1 {
+			t.Errorf("round %d: of %d concurrent calls, %d CreateSubnet and %d AuthorizeSecurityGroupIngress succeeded, want 1 each", round, n, created, added)
 		}
 	}
-	if s := p.Stats(); s.Operations["ec2.CreateSubnet"] != 72 {
+	if s := p.Stats(); s.Operations["ec2.CreateSubnet"] != 3*n || s.Operations["ec2.AuthorizeSecurityGroupIngress"] != 3*n {
 		t.Errorf("stats = %+v", s)
 	}
 }
