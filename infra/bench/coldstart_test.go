@@ -143,17 +143,13 @@ var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 // initDuration reads the RIE's INIT REPORT (its log reaches us through a
 // pipe, so it may lag the response a little).
 func initDuration(rie *localaws.RIE) (time.Duration, error) {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		if m := initReport.FindStringSubmatch(rie.Logs()); m != nil {
-			f, err := strconv.ParseFloat(m[1], 64)
-			return time.Duration(f * float64(time.Millisecond)), err
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("no INIT REPORT in the RIE's log:\n%s", rie.Logs())
-		}
-		time.Sleep(10 * time.Millisecond)
+	logs, _ := rie.AwaitLogs("INIT REPORT(", 2*time.Second)
+	m := initReport.FindStringSubmatch(logs)
+	if m == nil {
+		return 0, fmt.Errorf("no INIT REPORT in the RIE's log:\n%s", logs)
 	}
+	f, err := strconv.ParseFloat(m[1], 64)
+	return time.Duration(f * float64(time.Millisecond)), err
 }
 
 // BenchmarkPeakRSS: the instance-state bootstrap under the RIE handles the

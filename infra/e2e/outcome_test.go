@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -70,7 +71,7 @@ func TestOutcome(t *testing.T) {
 	}
 	// The function that ran the attach wrote an EMF record.
 	_, _ = invoke(t, fn, manual(s.inst.ID, "attach", false))
-	if logs := fn.Logs(); !strings.Contains(logs, `"CloudWatchMetrics":[{"Dimensions":[["Function"]],"Metrics":[{"Name":"Attached"`) {
+	if logs, ok := fn.AwaitLogs(`"CloudWatchMetrics":[{"Dimensions":[["Function"]],"Metrics":[{"Name":"Attached"`, 10*time.Second); !ok {
 		t.Errorf("no EMF record in the function's output:\n%s", logs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -172,6 +173,24 @@ func parseFunctionError(body []byte) *FunctionError {
 // Logs returns what the RIE and the function wrote to stdout and stderr so far.
 func (r *RIE) Logs() string {
 	return r.logs.String()
+}
+
+// AwaitLogs returns the logs once they contain substr, or, after within,
+// the logs as they are and false. The function's output reaches them
+// through the RIE and a pipe, so it can lag the invoke's response, the more
+// so on a loaded machine.
+func (r *RIE) AwaitLogs(substr string, within time.Duration) (string, bool) {
+	deadline := time.Now().Add(within)
+	for {
+		logs := r.Logs()
+		if strings.Contains(logs, substr) {
+			return logs, true
+		}
+		if time.Now().After(deadline) {
+			return logs, false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Stop kills the RIE and the function's process.
