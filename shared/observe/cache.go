@@ -18,7 +18,11 @@ import (
 // trusted for up to 30 s: the opt-in tag (a revoked opt-in takes effect
 // within 30 s), the target group's ports and type, which load balancer it
 // belongs to (a target group moved to another load balancer is seen within
-// 30 s), and the listener ports (they only feed the warnings and FIX_NACLS).
+// 30 s), and the listener facts (the ports feed the warnings and FIX_NACLS;
+// whether a listener forwards to the group also decides whether a run that
+// added an AZ reads health: a group cached as routed that lost its listener
+// meanwhile shows as NotInUse to the next run that reads its health, such as
+// a replay or the reconcile).
 // Registrations, security group rules and network ACLs are never cached. The
 // pipeline forgets a target when it changed the load balancer's subnets, or
 // a run failed; registering the instance or opening a security group leaves
