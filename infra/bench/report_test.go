@@ -83,6 +83,14 @@ func render(s *store, bins []sizeRow) string {
 		p("- `go test -run '^$' -bench '%s' -benchtime=%s%s ./infra/bench/` (finished %s)\n", inv.Bench, inv.Benchtime, mem, inv.At.Format("2006-01-02 15:04:05Z"))
 	}
 
+	if ts := targets(d); len(ts) > 0 {
+		p("\n## Targets (issue 5)\n\nEach target beside what this report measured (the worst run where runs differ); the sections below hold the detail.\n\n")
+		p("| target | measured | verdict |\n|---|---|---|\n")
+		for _, t := range ts {
+			p("| %s | %s | %s |\n", t.target, t.measured, t.verdict)
+		}
+	}
+
 	p("\n## 1. AWS API calls per event\n\n")
 	p("Counted by `awsclient.Counter` (an SDK finalize middleware: every attempt, retries included) through `attach.Pipeline`, " +
 		"behind the instance-state `attach.Handler`, in process, with real SDK clients against moto; fakeaws records its calls itself. " +
@@ -402,6 +410,43 @@ func fmtSize(n int64) string {
 	return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
 }
 
+// target is one row of the targets table.
+type target struct{ target, measured, verdict string }
+
+// targets checks the issue's targets against what d holds, leaving out
+// those this report has no measurement for.
+func targets(d *Data) []target {
+	var out []target
+	calls := func(key, title string, most int) {
+		if m := d.Scenarios["moto/"+key]; m != nil {
+			out = append(out, target{fmt.Sprintf("%s: at most %d calls", title, most), fmt.Sprint(m.CallsMax), verdict(m.CallsMax <= most)})
+		}
+	}
+	calls("untagged", "untagged launch", 1)
+	calls("steady-cold", "steady state, cold container", 5)
+	calls("steady-warm", "steady state, warm container", 3)
+	calls("new-az", "first instance in a new AZ, cold container", 12)
+	calls("new-az-warm", "first instance in a new AZ, warm container", 12)
+	ours, empty, floor := d.Cold["instance-state, malformed event"], d.Cold["empty handler, same event"], d.Cold["empty handler linking the SDK packages, same event"]
+	if ours != nil && empty != nil {
+		m := fmt.Sprintf("%.2fx", ours.FirstP50/empty.FirstP50)
+		if floor != nil {
+			m += fmt.Sprintf(" (the SDK packages alone: %.2fx)", floor.FirstP50/empty.FirstP50)
+		}
+		out = append(out, target{"cold start: at most 1.3x the empty handler's first response", m, verdict(ours.FirstP50/empty.FirstP50 <= 1.3)})
+	}
+	if r := d.RSS; r != nil {
+		out = append(out, target{"peak RSS: at most 64 MB", fmt.Sprintf("%.1f MB", r.MaxMB), verdict(r.MaxMB <= 64)})
+	}
+	for _, k := range slices.SortedFunc(maps.Keys(d.Bursts), func(a, b string) int { return d.Bursts[a].N - d.Bursts[b].N }) {
+		r, azs := d.Bursts[k], len(burstAZs)
+		out = append(out,
+			target{fmt.Sprintf("burst N=%d: one subnet per new AZ", r.N), fmt.Sprintf("%d subnets for %d AZs", r.SubnetsCreated, azs), verdict(r.Converged && r.SubnetsCreated == azs)},
+			target{fmt.Sprintf("burst N=%d: at most one SetSubnets per AZ", r.N), fmt.Sprintf("%d for %d AZs", r.SetSubnets, azs), verdict(r.SetSubnets <= azs)})
+	}
+	return out
+}
+
 func verdict(ok bool) string {
 	if ok {
 		return "met"
@@ -436,7 +481,8 @@ func TestRender(t *testing.T) {
 		d.Bursts["50"] = &Burst{N: 50, Converged: true, Ops: map[string]int{}}
 	})
 	md := render(&s, []sizeRow{{name: "instance-state", arm64: 12 << 20}})
-	for _, want := range []string{"| 2 | — | 2 | none: ", "+1 (elb:DescribeLoadBalancers)", "| 50 |", "| instance-state | 12.0 MB | not built |"} {
+	for _, want := range []string{"| 2 | — | 2 | none: ", "+1 (elb:DescribeLoadBalancers)", "| 50 |", "| instance-state | 12.0 MB | not built |",
+		"| steady state, warm container: at most 3 calls | 2 | met |", "| burst N=50: one subnet per new AZ | 0 subnets for 3 AZs | not met |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
