@@ -419,7 +419,11 @@ func targets(d *Data) []target {
 	var out []target
 	calls := func(key, title string, most int) {
 		if m := d.Scenarios["moto/"+key]; m != nil {
-			out = append(out, target{fmt.Sprintf("%s: at most %d calls", title, most), fmt.Sprint(m.CallsMax), verdict(m.CallsMax <= most)})
+			unit := "calls"
+			if most == 1 {
+				unit = "call"
+			}
+			out = append(out, target{fmt.Sprintf("%s: at most %d %s", title, most, unit), fmt.Sprint(m.CallsMax), verdict(m.CallsMax <= most)})
 		}
 	}
 	calls("untagged", "untagged launch", 1)
