@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"net/netip"
 	"strconv"
 
 	"github.com/elbattach/elbattach/shared/config"
@@ -37,13 +36,13 @@ const (
 //  4. the registration itself.
 func Build(s state.State, cfg config.Config) (Plan, error) {
 	p := Plan{Instance: s.Instance.ID, Target: s.Target.Ref.Raw, LoadBalancer: s.LoadBalancer.Name}
-	var added netip.Prefix
+	var added Added
 	err := check(s, cfg)
 	if err == nil {
 		added, err = planSubnet(&p, s, cfg)
 	}
 	if err == nil {
-		err = planIngress(&p, s, cfg, added)
+		err = planIngress(&p, s, cfg, added.CIDR)
 	}
 	if err == nil {
 		err = planEgress(&p, s)

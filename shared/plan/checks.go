@@ -46,7 +46,7 @@ func (r NACLRule) String() string {
 // planChecks looks at what elbattach does not manage by default: network ACLs
 // (warned about, or fixed with FIX_NACLS), the load balancer's own group
 // towards clients, and the instance's route to a NAT gateway.
-func planChecks(p *Plan, s state.State, cfg config.Config, added netip.Prefix) error {
+func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 	missing := MissingNACLRules(s, added)
 	if cfg.FixNACLs {
 		planNACLFixes(p, missing)
@@ -72,7 +72,7 @@ func planChecks(p *Plan, s state.State, cfg config.Config, added netip.Prefix) e
 // them, the traffic and health-check ports out to the instance subnet and
 // ephemeral ports back; on the instance subnet, those ports in from the
 // public subnet and ephemeral ports out to it.
-func MissingNACLRules(s state.State, added netip.Prefix) []NACLRule {
+func MissingNACLRules(s state.State, added Added) []NACLRule {
 	n := s.Network
 	if n == nil || len(n.NACLs) == 0 {
 		return nil
@@ -119,13 +119,15 @@ func MissingNACLRules(s state.State, added netip.Prefix) []NACLRule {
 }
 
 // publicSubnet returns the load balancer's subnet in the instance's AZ (or the
-// one this plan adds) and its CIDR.
-func publicSubnet(s state.State, added netip.Prefix) (string, netip.Prefix) {
+// one this plan adds) and its CIDR. A subnet the plan creates has the VPC's
+// default network ACL (NACLOf's answer for an unknown ID); one it reuses or
+// finishes keeps its own.
+func publicSubnet(s state.State, added Added) (string, netip.Prefix) {
 	if id := s.LoadBalancer.SubnetIn(s.Instance.AZ); id != "" {
 		sub, _ := s.Network.Subnet(id)
 		return id, sub.CIDR
 	}
-	return NewSubnet, added
+	return added.ID, added.CIDR
 }
 
 // NACLAllows evaluates acl as AWS does — entries in rule-number order, the

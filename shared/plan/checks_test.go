@@ -200,3 +200,30 @@ func TestNeverOpensTheWorld(t *testing.T) {
 		}
 	}
 }
+
+// A reused public subnet keeps its own network ACL: the checks and FIX_NACLS
+// look at that ACL, never at the VPC's default one the subnets elbattach
+// creates get.
+func TestChecksReusedSubnetKeepsItsACL(t *testing.T) {
+	s, c := base(), config.Default()
+	s.Full = true
+	s.Target.ListenerPorts = []int32{443}
+	s.Network.Subnets = append(s.Network.Subnets, sub("subnet-pubc", "us-east-1c", "10.0.3.0/27", 20))
+	s.Network.RouteTables[1].Subnets = append(s.Network.RouteTables[1].Subnets, "subnet-pubc")
+	allowAll := []state.NACLEntry{entry(100, false, "-1", 0, 0, "0.0.0.0/0", true), entry(100, true, "-1", 0, 0, "0.0.0.0/0", true)}
+	s.Network.NACLs = []state.NACL{
+		{ID: "acl-default", Default: true}, // strict: serves subnet-pa, -pb and -pc, denies everything
+		{ID: "acl-open", Subnets: []string{"subnet-pubc", "subnet-pc"}, Entries: allowAll},
+	}
+	c.FixNACLs = true
+	p, err := Build(s, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(p.Lines(), "\n"); !strings.Contains(got, "add subnet subnet-pubc") || strings.Contains(got, "network ACL") {
+		t.Errorf("plan: want subnet-pubc added and no network ACL change:\n%s", got)
+	}
+	if len(p.Warnings) > 1 { // the NAT warning only
+		t.Errorf("warnings: %q", p.Warnings)
+	}
+}

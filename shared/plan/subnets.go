@@ -26,40 +26,40 @@ import (
 //
 // Only one subnet per AZ is ever added, whatever the number of private subnets
 // the AZ holds. Adding keeps every subnet the load balancer already has.
-func planSubnet(p *Plan, s state.State, cfg config.Config) (netip.Prefix, error) {
+func planSubnet(p *Plan, s state.State, cfg config.Config) (Added, error) {
 	lb, az := s.LoadBalancer, s.Instance.AZ
 	if id := lb.SubnetIn(az); id != "" {
 		p.note("load balancer %s already has subnet %s in %s", lb.Name, id, az)
-		return netip.Prefix{}, nil
+		return Added{}, nil
 	}
 	n := s.Network
 	if n == nil {
-		return netip.Prefix{}, fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
+		return Added{}, fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
 	}
 	add := Step{Op: AddSubnet, AZ: az, LoadBalancer: lbID(lb), LoadBalancerType: lb.Type, ListRead: lb.ReadAt}
 	if sub, ok := reusable(n, az); ok {
 		p.note("reusing public subnet %s (%s) in %s", sub.ID, sub.CIDR, az)
 		add.Subnet, add.Subnets = sub.ID, append(lb.SubnetIDs(), sub.ID)
 		p.add(add)
-		return sub.CIDR, nil
+		return Added{ID: sub.ID, CIDR: sub.CIDR}, nil
 	}
 	if sub, ok := unfinished(n, az); ok {
 		if err := planRoute(p, n, sub.ID); err != nil {
-			return netip.Prefix{}, err
+			return Added{}, err
 		}
 		add.Subnet, add.Subnets = sub.ID, append(lb.SubnetIDs(), sub.ID)
 		p.add(add)
-		return sub.CIDR, nil
+		return Added{ID: sub.ID, CIDR: sub.CIDR}, nil
 	}
 	if n.IGW == "" {
-		return netip.Prefix{}, fmt.Errorf("%w: %s has none attached, so no subnet in it can be public", ErrNoIGW, n.VPC)
+		return Added{}, fmt.Errorf("%w: %s has none attached, so no subnet in it can be public", ErrNoIGW, n.VPC)
 	}
 	if len(n.Subnets) >= MaxSubnetsPerVPC {
-		return netip.Prefix{}, fmt.Errorf("%w: %s has %d subnets", ErrSubnetLimit, n.VPC, len(n.Subnets))
+		return Added{}, fmt.Errorf("%w: %s has %d subnets", ErrSubnetLimit, n.VPC, len(n.Subnets))
 	}
 	block, ok := FreeBlock(n.CIDRs, n.Subnets, cfg.SubnetPrefix)
 	if !ok {
-		return netip.Prefix{}, fmt.Errorf("%w: no free /%d in %s (CIDR blocks %v)", ErrNoSpace, cfg.SubnetPrefix, n.VPC, n.CIDRs)
+		return Added{}, fmt.Errorf("%w: no free /%d in %s (CIDR blocks %v)", ErrNoSpace, cfg.SubnetPrefix, n.VPC, n.CIDRs)
 	}
 	var vpcCIDRs []string
 	for _, c := range n.CIDRs {
@@ -70,11 +70,19 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (netip.Prefix, error)
 		config.ManagedTagKey: "true",
 	}})
 	if err := planRoute(p, n, NewSubnet); err != nil {
-		return netip.Prefix{}, err
+		return Added{}, err
 	}
 	add.Subnet, add.Subnets = NewSubnet, append(lb.SubnetIDs(), NewSubnet)
 	p.add(add)
-	return block, nil
+	return Added{ID: NewSubnet, CIDR: block}, nil
+}
+
+// Added is the public subnet a plan adds to the load balancer: one of the VPC
+// it reuses or finishes, or the one it creates (ID NewSubnet). It is zero when
+// the load balancer already has a subnet in the instance's AZ.
+type Added struct {
+	ID   string
+	CIDR netip.Prefix
 }
 
 // reusable returns the best usable public subnet of az.
