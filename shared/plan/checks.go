@@ -29,6 +29,10 @@ type NACLRule struct {
 	Why               string
 	// InUse are the rule numbers the ACL already has in this direction.
 	InUse []int32
+	// Deny is the number of the ACL's first explicit deny entry (not the "*"
+	// catch-all) that touches the traffic, 0 when none does: an operator's
+	// decision, which FIX_NACLS leaves in place.
+	Deny int32
 }
 
 func (r NACLRule) String() string {
@@ -40,7 +44,11 @@ func (r NACLRule) String() string {
 	if r.To != r.From {
 		ports = fmt.Sprintf("%d-%d", r.From, r.To)
 	}
-	return fmt.Sprintf("network ACL %s of %s subnet %s does not allow "+dir+" (%s)", r.ACL, r.Role, r.Subnet, ports, r.CIDR, r.Why)
+	s := fmt.Sprintf("network ACL %s of %s subnet %s does not allow "+dir+" (%s)", r.ACL, r.Role, r.Subnet, ports, r.CIDR, r.Why)
+	if r.Deny != 0 {
+		s += fmt.Sprintf(": its rule %d denies it", r.Deny)
+	}
+	return s
 }
 
 // planChecks looks at what elbattach does not manage by default: network ACLs
@@ -107,9 +115,13 @@ func MissingNACLRules(s state.State, added Added) []NACLRule {
 	for _, r := range want {
 		acl := acls[r.ACL]
 		if !NACLAllows(acl, r.Egress, r.CIDR, r.From, r.To) {
-			for _, e := range acl.Entries {
-				if e.Egress == r.Egress {
-					r.InUse = append(r.InUse, e.Number)
+			for _, e := range sortedEntries(acl) {
+				if e.Egress != r.Egress {
+					continue
+				}
+				r.InUse = append(r.InUse, e.Number)
+				if r.Deny == 0 && !e.Allow && e.Number < CatchAllRule && touches(e, r.CIDR, r.From, r.To) {
+					r.Deny = e.Number
 				}
 			}
 			missing = append(missing, r)
@@ -130,34 +142,61 @@ func publicSubnet(s state.State, added Added) (string, netip.Prefix) {
 	return added.ID, added.CIDR
 }
 
+// CatchAllRule is the number of a network ACL's "*" entry, the deny that
+// ends each direction.
+const CatchAllRule = 32767
+
 // NACLAllows evaluates acl as AWS does — entries in rule-number order, the
 // first that matches decides — for TCP ports from..to and peers in cidr. To
-// stay safe it answers true only when the first entry that touches the
-// traffic allows all of it.
+// stay safe it answers true only when an entry allows all of the traffic and
+// no deny touches it before that: an allow of part of it lets that part
+// through and the rest goes on to the next entries; a deny of any part of it
+// answers false.
 func NACLAllows(acl state.NACL, egress bool, cidr netip.Prefix, from, to int32) bool {
-	entries := slices.Clone(acl.Entries)
-	slices.SortFunc(entries, func(a, b state.NACLEntry) int { return cmp.Compare(a.Number, b.Number) })
-	for _, e := range entries {
-		if e.Egress != egress || !(e.Protocol == "-1" || e.Protocol == "6") || !e.CIDR.Overlaps(cidr) {
+	for _, e := range sortedEntries(acl) {
+		if e.Egress != egress || !touches(e, cidr, from, to) {
 			continue
 		}
-		allPorts := e.Protocol == "-1"
-		if !allPorts && (e.ToPort < from || e.FromPort > to) {
-			continue
+		if !e.Allow {
+			return false
 		}
-		coversPorts := allPorts || (e.FromPort <= from && to <= e.ToPort)
+		coversPorts := e.Protocol == "-1" || (e.FromPort <= from && to <= e.ToPort)
 		coversPeers := e.CIDR.Bits() <= cidr.Bits() && e.CIDR.Contains(cidr.Addr())
-		return e.Allow && coversPorts && coversPeers
+		if coversPorts && coversPeers {
+			return true
+		}
 	}
 	return false
 }
 
+// touches reports whether entry e matches some of the TCP traffic on ports
+// from..to with peers in cidr.
+func touches(e state.NACLEntry, cidr netip.Prefix, from, to int32) bool {
+	if !(e.Protocol == "-1" || e.Protocol == "6") || !e.CIDR.Overlaps(cidr) {
+		return false
+	}
+	return e.Protocol == "-1" || (e.FromPort <= to && from <= e.ToPort)
+}
+
+func sortedEntries(acl state.NACL) []state.NACLEntry {
+	entries := slices.Clone(acl.Entries)
+	slices.SortFunc(entries, func(a, b state.NACLEntry) int { return cmp.Compare(a.Number, b.Number) })
+	return entries
+}
+
 // planNACLFixes adds the missing rules at the lowest free rule numbers of
-// each ACL and direction, never touching existing entries.
+// each ACL and direction, never touching existing entries. A rule an
+// explicit deny entry touches is only warned about: an allow numbered before
+// that deny would override the operator's decision, and one numbered after it
+// would still leave the traffic denied.
 func planNACLFixes(p *Plan, missing []NACLRule) {
 	used := map[string]bool{}
 	key := func(acl string, egress bool, n int32) string { return fmt.Sprint(acl, egress, n) }
 	for _, r := range missing {
+		if r.Deny != 0 {
+			p.warn("%s; FIX_NACLS leaves the operator's deny entries alone", r)
+			continue
+		}
 		n := int32(1)
 		for used[key(r.ACL, r.Egress, n)] || slices.Contains(r.InUse, n) {
 			n++

@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +32,8 @@ func TestNACLAllows(t *testing.T) {
 		{"udp does not count", []state.NACLEntry{entry(100, false, "17", 80, 80, "0.0.0.0/0", true)}, false},
 		{"egress entry does not count for ingress", []state.NACLEntry{entry(100, true, "-1", 0, 0, "0.0.0.0/0", true)}, false},
 		{"unrelated CIDR skipped", []state.NACLEntry{entry(50, false, "-1", 0, 0, "192.168.0.0/16", false), entry(100, false, "6", 80, 80, "10.0.0.0/16", true)}, true},
+		{"allow of part, then of all", []state.NACLEntry{entry(1, false, "6", 80, 80, "10.0.3.0/28", true), entry(2, false, "6", 80, 80, "0.0.0.0/0", true)}, true},
+		{"allow of part, deny of another part, allow of all", []state.NACLEntry{entry(1, false, "6", 80, 80, "10.0.3.0/28", true), entry(2, false, "6", 80, 80, "10.0.3.16/28", false), entry(3, false, "-1", 0, 0, "0.0.0.0/0", true)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,5 +228,40 @@ func TestChecksReusedSubnetKeepsItsACL(t *testing.T) {
 	}
 	if len(p.Warnings) > 1 { // the NAT warning only
 		t.Errorf("warnings: %q", p.Warnings)
+	}
+}
+
+// FIX_NACLS never numbers an allow in front of an operator's deny: a rule that
+// an explicit deny touches is warned about instead. Once it has added its
+// rules, the next plan finds nothing missing, even after an operator's
+// partial allow.
+func TestNACLFixesRespectDenies(t *testing.T) {
+	s, c := withACLs(base()), config.Default()
+	c.FixNACLs = true
+	s.Network.NACLs[1].Entries = append(s.Network.NACLs[1].Entries,
+		entry(2, false, "6", 80, 80, "10.0.3.0/28", true),   // part of the load balancer's subnet
+		entry(50, true, "-1", 0, 0, "10.0.3.16/29", false)) // the operator blocks part of it outbound
+	p, err := Build(s, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(p.Lines(), "\n")
+	if want := "+ add network ACL acl-strict rule 3: allow tcp/80-80 inbound from 10.0.3.0/27"; !strings.Contains(got, want) {
+		t.Errorf("plan lacks %q:\n%s", want, got)
+	}
+	if strings.Contains(got, "outbound") {
+		t.Errorf("plan adds an outbound rule in front of or around the operator's deny 50:\n%s", got)
+	}
+	want := "network ACL acl-strict of instance subnet subnet-pc does not allow outbound tcp/1024-65535 to 10.0.3.0/27 (responses to the load balancer): its rule 50 denies it; FIX_NACLS leaves the operator's deny entries alone"
+	if !slices.Contains(p.Warnings, want) {
+		t.Errorf("warnings lack %q: %q", want, p.Warnings)
+	}
+
+	// Apply the inbound rule: nothing inbound is missing any more.
+	s.Network.NACLs[1].Entries = append(s.Network.NACLs[1].Entries, entry(3, false, "6", 80, 80, "10.0.3.0/27", true))
+	for _, r := range MissingNACLRules(s, Added{}) {
+		if !r.Egress {
+			t.Errorf("still missing after the fix: %s", r)
+		}
 	}
 }
