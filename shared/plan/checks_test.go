@@ -239,7 +239,7 @@ func TestNACLFixesRespectDenies(t *testing.T) {
 	s, c := withACLs(base()), config.Default()
 	c.FixNACLs = true
 	s.Network.NACLs[1].Entries = append(s.Network.NACLs[1].Entries,
-		entry(2, false, "6", 80, 80, "10.0.3.0/28", true),   // part of the load balancer's subnet
+		entry(2, false, "6", 80, 80, "10.0.3.0/28", true),  // part of the load balancer's subnet
 		entry(50, true, "-1", 0, 0, "10.0.3.16/29", false)) // the operator blocks part of it outbound
 	p, err := Build(s, c)
 	if err != nil {
