@@ -114,6 +114,10 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 	}
 	value, tagged := in.Tags[p.Config.TagKey]
 	r.Target = value
+	if why := staleDetach(t, in, tagged, p.Config.TagKey); why != "" {
+		r.Skipped = why
+		return nil
+	}
 	if t.Action == event.Detach && !tagged {
 		return p.detachManaged(ctx, in, r, t.Lifecycle)
 	}
@@ -242,6 +246,24 @@ func (p *Pipeline) detachOne(ctx context.Context, in state.Instance, ref state.R
 
 // detachManaged deregisters the instance from every target elbattach manages
 // that it is registered in (its tag is gone, so the tag cannot say which).
+// staleDetach says why a detach event no longer holds, "" when it does.
+// Delivery is at least once and unordered, and a failed run is retried
+// minutes later: the instance may be running again, or have its tag back, by
+// the time the event is handled. A manual detach, and a lifecycle action
+// (the instance runs until the action completes), always hold.
+func staleDetach(t event.Trigger, in state.Instance, tagged bool, key string) string {
+	if t.Action != event.Detach || t.Lifecycle != nil || t.Origin == "manual" {
+		return ""
+	}
+	switch {
+	case t.Origin == event.SourceTag && tagged:
+		return fmt.Sprintf("instance %s has tag %s again; nothing to detach", in.ID, key)
+	case strings.HasPrefix(t.Origin, event.SourceEC2+" ") && (in.State == "pending" || in.State == "running"):
+		return fmt.Sprintf("instance %s is %s again; nothing to detach", in.ID, in.State)
+	}
+	return ""
+}
+
 func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Report, lc *event.Lifecycle) error {
 	found, err := p.Observer.ManagedTargets(ctx, in, p.Config)
 	if err != nil {

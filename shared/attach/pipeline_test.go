@@ -225,3 +225,33 @@ func TestDetach(t *testing.T) {
 		t.Errorf("after detach:\n%s", w.Dump())
 	}
 }
+
+// TestStaleDetach: a stop event handled after the instance was started again,
+// or a tag removal handled after the tag came back, changes nothing (delivery
+// is unordered and failed runs are retried minutes later); a manual detach
+// still deregisters.
+func TestStaleDetach(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance("us-east-1c", "web")
+	attachRun(t, w, id, false)
+	for _, origin := range []string{"aws.ec2 stopped", "aws.ec2 shutting-down", event.SourceTag} {
+		w.ResetCalls()
+		r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: origin})
+		if err != nil || r.Skipped == "" || len(r.Changes) != 0 {
+			t.Errorf("%s on a running, tagged instance: skipped %q, changes %q, %v", origin, r.Skipped, r.Changes, err)
+		}
+		wantCalls(t, w, "ec2.DescribeInstances")
+	}
+	w.SetInstanceState(id, "pending")
+	if r, _ := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.ec2 stopped"}); !strings.Contains(r.Skipped, "is pending again") {
+		t.Errorf("stopped event on a pending instance: skipped %q", r.Skipped)
+	}
+	if len(w.TargetGroup(site.TG).Targets) != 1 {
+		t.Fatalf("stale detach deregistered:\n%s", w.Dump())
+	}
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "manual"})
+	if err != nil || len(r.Changes) != 1 || len(w.TargetGroup(site.TG).Targets) != 0 {
+		t.Errorf("manual detach: %q, %v\n%s", r.Changes, err, w.Dump())
+	}
+}

@@ -293,6 +293,21 @@ func (w *World) SetInstanceState(id, state string) {
 	w.locked(func() { w.db.Instances[id].State = state })
 }
 
+// SetInstanceTag sets (value non-nil) or removes (nil) a tag of an instance.
+func (w *World) SetInstanceTag(id, key string, value *string) {
+	w.locked(func() {
+		i := w.db.Instances[id]
+		if value == nil {
+			delete(i.Tags, key)
+			return
+		}
+		if i.Tags == nil {
+			i.Tags = map[string]string{}
+		}
+		i.Tags[key] = *value
+	})
+}
+
 // AddTargetGroup adds a target group to vpc and returns its ARN.
 func (w *World) AddTargetGroup(vpc, name string, port int32, opts ...Option) string {
 	o := collect(opts)
