@@ -104,6 +104,7 @@ else:
         "events/manual-detach.json": [],
         "events/lifecycle-launch.json": ["LifecycleFunctionLifecycleAction"],
         "events/lifecycle-terminate.json": ["LifecycleFunctionLifecycleAction"],
+        "events/lifecycle-other-hook.json": [],
         "events/manual-diagnose.json": [],
         "events/tag-change.json": ["TagChangeFunctionTagChanged"],
         "events/tag-change-other.json": [],

@@ -12,6 +12,7 @@ import (
 	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/fakeaws"
+	"github.com/elbattach/elbattach/shared/observe"
 	"github.com/elbattach/elbattach/shared/plan"
 )
 
@@ -168,6 +169,41 @@ func TestLifecycleCompletion(t *testing.T) {
 		p.Config.LifecycleOnFailure = "ABANDON"
 		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch})
 		if err != nil || r.Error == "" || len(asg.completed) != 1 || asg.completed[0] != "launch:ABANDON" {
+			t.Fatalf("err %v, report error %q, completed %v", err, r.Error, asg.completed)
+		}
+	})
+	t.Run("a transient failure beside a refusal is not completed", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[2], "web,no-such-group")
+		s.W.FailAlways("elbv2.RegisterTargets", fakeaws.Err("ServiceUnavailable", "try later"))
+		_, err := fastPipeline(s.W, asg).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch})
+		if err == nil || attach.Permanent(err) || len(asg.completed) != 0 {
+			t.Fatalf("err %v (permanent %v), completed %v", err, attach.Permanent(err), asg.completed)
+		}
+	})
+	t.Run("an instance not found yet is retried, not completed", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		_, err := fastPipeline(s.W, asg).Run(ctx, event.Trigger{InstanceID: "i-0000000000000dead", Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch})
+		if !errors.Is(err, observe.ErrInstanceNotFound) || len(asg.completed) != 0 {
+			t.Fatalf("err %v, completed %v", err, asg.completed)
+		}
+	})
+	t.Run("a warm-pool launch completes without attaching", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[2], "web")
+		s.W.ResetCalls()
+		r, err := fastPipeline(s.W, asg).Run(ctx, event.Trigger{InstanceID: id, Action: event.Ignore, Reason: "enters the warm pool",
+			Origin: "aws.autoscaling", Lifecycle: launch})
+		if err != nil || r.Skipped == "" || len(s.W.Calls()) != 0 || len(asg.completed) != 1 || asg.completed[0] != "launch:CONTINUE" {
+			t.Fatalf("err %v, skipped %q, calls %v, completed %v", err, r.Skipped, s.W.Calls(), asg.completed)
+		}
+	})
+	t.Run("a terminate that fails for good completes CONTINUE", func(t *testing.T) {
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[0], "no-such-group")
+		r, err := fastPipeline(s.W, asg).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.autoscaling",
+			Lifecycle: lc("terminate", "autoscaling:EC2_INSTANCE_TERMINATING")})
+		if err != nil || r.Error == "" || len(asg.completed) != 1 || asg.completed[0] != "terminate:CONTINUE" {
 			t.Fatalf("err %v, report error %q, completed %v", err, r.Error, asg.completed)
 		}
 	})

@@ -31,8 +31,18 @@ type LifecycleOutcome struct {
 const drainMargin = 10 * time.Second
 
 // Permanent reports whether err is one no retry can fix: a refusal, bad
-// input, or something that does not exist.
+// input, or something that does not exist. Errors joined from several targets
+// are permanent only when each of them is: a retry can still mend the others.
 func Permanent(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := j.Unwrap()
+		for _, e := range errs {
+			if !Permanent(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
 	return plan.Permanent(err) || errors.Is(err, observe.ErrInstanceNotFound) || errors.Is(err, observe.ErrTargetNotFound) ||
 		errors.Is(err, state.ErrBadTargetTag) || errors.Is(err, ErrForeignRegion) || errors.Is(err, event.ErrMalformed) ||
 		errors.Is(err, event.ErrForeign)
@@ -41,15 +51,21 @@ func Permanent(err error) bool {
 // completeLifecycle ends the instance's wait. A launch whose attach worked
 // (or was refused for good, then with LIFECYCLE_ON_FAILURE) completes; a
 // transient failure does not, so that the retried invocation completes it —
-// or, if none succeeds, the hook's own timeout and default result apply. A
-// terminate completes once the deregistration and its drain are done.
+// or, if none succeeds, the hook's own timeout and default result apply. An
+// instance the launch action names exists, so not finding it is EC2's
+// eventual consistency, retried. A terminate completes once the
+// deregistration and its drain are done, or CONTINUE at once when it failed
+// for good (a deleted target group, a bad tag): the instance goes either way,
+// and waiting for the hook's timeout would only delay it; the report and the
+// outcome event say what failed.
 func (p *Pipeline) completeLifecycle(ctx context.Context, t event.Trigger, r *Report, runErr error) error {
 	lc := t.Lifecycle
 	result := "CONTINUE"
 	switch {
 	case runErr == nil:
-	case t.Action == event.Attach && Permanent(runErr):
+	case t.Action == event.Attach && Permanent(runErr) && !errors.Is(runErr, observe.ErrInstanceNotFound):
 		result = p.Config.LifecycleOnFailure
+	case t.Action == event.Detach && Permanent(runErr):
 	default:
 		return runErr
 	}

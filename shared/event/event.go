@@ -84,7 +84,16 @@ type LifecycleDetail struct {
 	LifecycleHookName    string `json:"LifecycleHookName"`
 	EC2InstanceID        string `json:"EC2InstanceId"`
 	LifecycleTransition  string `json:"LifecycleTransition"`
+	// Origin and Destination say where the instance comes from and goes to:
+	// EC2, AutoScalingGroup or WarmPool.
+	Origin      string `json:"Origin"`
+	Destination string `json:"Destination"`
 }
+
+// HookPrefix starts the name of every lifecycle hook elbattach serves (the
+// template's rule matches only those). An action of another hook belongs to
+// someone else: elbattach neither acts on it nor completes it.
+const HookPrefix = "elbattach"
 
 // Envelope is the part of an EventBridge event elbattach reads.
 type Envelope struct {
@@ -287,6 +296,18 @@ func parseLifecycle(env Envelope) (Trigger, error) {
 		t.Action = Detach
 	default:
 		return Trigger{}, fmt.Errorf("%w: %s with transition %q", ErrMalformed, env.DetailType, d.LifecycleTransition)
+	}
+	switch {
+	case !strings.HasPrefix(d.LifecycleHookName, HookPrefix):
+		// Completing it would cut another hook's wait short.
+		t.Action, t.Lifecycle = Ignore, nil
+		t.Reason = fmt.Sprintf("lifecycle hook %q of %s is not elbattach's (its hooks' names start with %q); left to its owner",
+			d.LifecycleHookName, d.AutoScalingGroupName, HookPrefix)
+	case t.Action == Attach && d.Destination == "WarmPool":
+		// The instance is prepared for the warm pool, where it waits stopped:
+		// nothing to attach, and the action is completed.
+		t.Action = Ignore
+		t.Reason = fmt.Sprintf("instance %s enters the warm pool of %s, not service; nothing to attach", d.EC2InstanceID, d.AutoScalingGroupName)
 	}
 	return t, nil
 }
