@@ -159,7 +159,43 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		}
 		r.Targets = append(r.Targets, tr)
 	}
+	if t.Action == event.Attach && t.Origin == event.SourceTag {
+		errs = append(errs, p.detachUnnamed(ctx, in, refs, r))
+	}
 	return errors.Join(errs...)
+}
+
+// detachUnnamed deregisters the instance from the targets elbattach manages
+// that its tag no longer names. A tag change says only what the tag holds
+// now, so after a new value (web -> api) the instance would stay in web.
+func (p *Pipeline) detachUnnamed(ctx context.Context, in state.Instance, refs []state.Ref, r *Report) error {
+	found, err := p.Observer.ManagedTargets(ctx, in, p.Config)
+	if err != nil {
+		return fmt.Errorf("looking for targets the tag no longer names: %w", err)
+	}
+	var errs []error
+	for _, m := range found {
+		if slices.ContainsFunc(refs, func(ref state.Ref) bool { return names(ref, m.Target) }) {
+			continue
+		}
+		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, r.DryRun, nil)
+		tr.Notes = append(tr.Notes, fmt.Sprintf("tag %s no longer names %s", p.Config.TagKey, m.Target.Name))
+		if err != nil {
+			tr.Error = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", m.Target.Name, err))
+		}
+		r.Targets = append(r.Targets, tr)
+	}
+	return errors.Join(errs...)
+}
+
+// names reports whether ref names target t (by name or ARN; a Classic ELB by
+// its name).
+func names(ref state.Ref, t state.Target) bool {
+	if ref.Classic || t.Ref.Classic {
+		return ref.Classic && t.Ref.Classic && ref.Name == t.Ref.Name
+	}
+	return (ref.Name != "" && ref.Name == t.Name) || (ref.ARN != "" && ref.ARN == t.ARN)
 }
 
 // attachOne runs observe -> plan -> apply for one target, going round again

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,7 +122,9 @@ func TestAttachTwice(t *testing.T) {
 	if len(r.Changes) != 0 || w.Dump() != before {
 		t.Errorf("second run changed %q", r.Changes)
 	}
-	wantCalls(t, w, steadyCalls...)
+	if slices.Contains(w.Calls(), "elb.DescribeLoadBalancers") {
+		t.Errorf("launch event swept the Classic ELBs: calls %v", w.Calls())
+	}
 }
 
 // TestDryRun: a dry run reports the plan, calls nothing that changes
@@ -253,5 +256,49 @@ func TestStaleDetach(t *testing.T) {
 	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "manual"})
 	if err != nil || len(r.Changes) != 1 || len(w.TargetGroup(site.TG).Targets) != 0 {
 		t.Errorf("manual detach: %q, %v\n%s", r.Changes, err, w.Dump())
+	}
+}
+
+// TestRetag: a tag change from web to api attaches to api and deregisters
+// from web, which the tag no longer names; a target elbattach does not
+// manage is left alone.
+func TestRetag(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	api := w.AddTargetGroup(site.VPC, "api", 8080, fakeaws.Allowed())
+	w.AddLoadBalancer("api-alb", "application", fakeaws.Subnets(site.Public[fakeaws.Zones[0]], site.Public[fakeaws.Zones[1]]),
+		fakeaws.Groups(site.LBGroup), fakeaws.Forward(80, api))
+	other := w.AddTargetGroup(site.VPC, "other", 80) // not opted in
+	id := site.Instance(fakeaws.Zones[0], "web")
+	attachRun(t, w, id, false)
+	w.Register(other, id, 80)
+	apiTag := "api"
+	w.SetInstanceTag(id, "elbattach:target", &apiTag)
+
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: event.SourceTag})
+	if err != nil {
+		t.Fatalf("run: %v\n%+v", err, r)
+	}
+	if len(w.TargetGroup(site.TG).Targets) != 0 || len(w.TargetGroup(api).Targets) != 1 || len(w.TargetGroup(other).Targets) != 1 {
+		t.Errorf("after retag web -> api:\n%s", w.Dump())
+	}
+	if !slices.Contains(w.Calls(), "elb.DescribeLoadBalancers") {
+		t.Errorf("retag did not sweep the Classic ELBs: calls %v", w.Calls())
+	}
+	if want := "- deregister " + id + " from port 80 of " + site.TG; !slices.Contains(r.Changes, want) {
+		t.Errorf("changes %q lack %q", r.Changes, want)
+	}
+
+	// A launch event names no old value: it never sweeps.
+	w.Register(site.TG, id, 80)
+	w.ResetCalls()
+	if _, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.TargetGroup(site.TG).Targets) != 1 {
+		t.Errorf("launch event deregistered from web:\n%s", w.Dump())
+	}
+	if slices.Contains(w.Calls(), "elb.DescribeLoadBalancers") {
+		t.Errorf("launch event swept the Classic ELBs: calls %v", w.Calls())
 	}
 }
