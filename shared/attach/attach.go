@@ -118,6 +118,14 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		r.Skipped = why
 		return nil
 	}
+	if t.Action == event.Detach && !tagged && strings.HasPrefix(t.Origin, event.SourceEC2+" ") {
+		// The state rule matches every instance of the account: sweeping the
+		// managed targets for each untagged one that stops would cost pages of
+		// calls per event. Registrations a removed tag left are the tag-change
+		// run's to remove, and reconcile's when that run failed.
+		r.Skipped = fmt.Sprintf("instance %s has no tag %s", in.ID, p.Config.TagKey)
+		return nil
+	}
 	if t.Action == event.Detach && !tagged {
 		return p.detachManaged(ctx, in, r, t.Lifecycle)
 	}

@@ -302,3 +302,25 @@ func TestRetag(t *testing.T) {
 		t.Errorf("launch event swept the Classic ELBs: calls %v", w.Calls())
 	}
 }
+
+// TestUntaggedStop: a stop of an instance without the tag costs one call,
+// like an untagged launch, even when a removed tag left it registered; the
+// tag-removal event sweeps the managed targets.
+func TestUntaggedStop(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance(fakeaws.Zones[0], "web")
+	attachRun(t, w, id, false)
+	w.SetInstanceTag(id, "elbattach:target", nil)
+	w.SetInstanceState(id, "stopped")
+	w.ResetCalls()
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.ec2 stopped"})
+	if err != nil || r.Skipped == "" {
+		t.Fatalf("untagged stop: skipped %q, %v", r.Skipped, err)
+	}
+	wantCalls(t, w, "ec2.DescribeInstances")
+	r, err = pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: event.SourceTag})
+	if err != nil || len(r.Changes) != 1 || len(w.TargetGroup(site.TG).Targets) != 0 {
+		t.Errorf("tag removal: changes %q, %v\n%s", r.Changes, err, w.Dump())
+	}
+}
