@@ -115,6 +115,22 @@ plan for i-1 -> web
   + register i-1 on port 80 in arn:tg/web
 `,
 	}, {
+		name: "a managed subnet since associated with a private route table is not finished",
+		change: func(s *state.State, _ *config.Config) {
+			m := sub("subnet-m", "us-east-1c", "10.0.3.0/27", 27)
+			m.Tags = map[string]string{config.ManagedTagKey: "true"}
+			s.Network.Subnets = append(s.Network.Subnets, m)
+			s.Network.RouteTables = append(s.Network.RouteTables, state.RouteTable{ID: "rtb-nat", Subnets: []string{"subnet-m"}})
+		},
+		want: `
+plan for i-1 -> web
+  + create subnet 10.0.3.32/27 in us-east-1c of vpc-1 (Name=elbattach-public-us-east-1c)
+  + associate subnet <new-subnet> with public route table rtb-pub
+  ~ add subnet <new-subnet> (us-east-1c) to application load balancer arn:lb/web
+  + allow tcp/80 into sg-app from sg-alb
+  + register i-1 on port 80 in arn:tg/web
+`,
+	}, {
 		name: "no public route table: create one routed to the IGW",
 		change: func(s *state.State, _ *config.Config) {
 			s.Network.RouteTables = s.Network.RouteTables[:1]

@@ -19,7 +19,8 @@ import (
 //     at least 8 free addresses. Ties: elbattach's own subnet first, then the
 //     lowest subnet ID (as the AWS Load Balancer Controller does).
 //  3. Else finish a subnet elbattach created earlier in that AZ but did not get
-//     to route (a run that stopped half-way): associate it, then add it.
+//     to route (a run that stopped half-way, so it still uses the main route
+//     table): associate it, then add it.
 //  4. Else create one: the lowest free aligned block of PUBLIC_SUBNET_PREFIX in
 //     the VPC's CIDR blocks, tagged, associated with a public route table of the
 //     VPC (created, routed to the internet gateway, when none exists).
@@ -109,10 +110,15 @@ func reusable(n *state.Network, az string) (state.Subnet, bool) {
 	return cands[0], true
 }
 
-// unfinished returns a subnet elbattach created in az that is not public yet.
+// unfinished returns a subnet elbattach created in az that is not public yet
+// and has no route table of its own: one someone associated with another
+// table since is theirs now (and AssociateRouteTable would fail on it).
 func unfinished(n *state.Network, az string) (state.Subnet, bool) {
 	var best state.Subnet
 	for _, sub := range n.Subnets {
+		if _, explicit, _ := n.RouteTableOf(sub.ID); explicit {
+			continue
+		}
 		if sub.AZ == az && managed(sub.Tags) && usableSize(sub) && !n.IsPublic(sub.ID) {
 			if best.ID == "" || sub.ID < best.ID {
 				best = sub
