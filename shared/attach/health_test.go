@@ -105,6 +105,23 @@ func TestWaitHealthy(t *testing.T) {
 			t.Errorf("warnings %v, diagnosis %v", r.Warnings, r.Targets[0].Diagnosis)
 		}
 	})
+	t.Run("the function's deadline ends the wait in time to report", func(t *testing.T) {
+		s := fakeaws.NewSite()
+		id := s.Instance(fakeaws.Zones[0], "web")
+		s.W.AfterCall("elbv2.RegisterTargets", func() { s.W.SetTargetHealth(s.TG, id, 80, "unhealthy", "Target.Timeout") })
+		p := fastPipeline(s.W, nil)
+		p.Config.WaitHealthy = 14 * time.Minute
+		short, cancel := context.WithTimeout(ctx, 10*time.Second+300*time.Millisecond) // drainMargin + 0.3 s
+		defer cancel()
+		start := time.Now()
+		r, err := p.Run(short, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+		if err != nil || time.Since(start) > 5*time.Second {
+			t.Fatalf("err %v after %s", err, time.Since(start))
+		}
+		if !strings.Contains(strings.Join(r.Warnings, "\n"), "is unhealthy after 0s (the function's timeout leaves no more of WAIT_HEALTHY_SECONDS' 14m0s)") {
+			t.Errorf("warnings %v", r.Warnings)
+		}
+	})
 }
 
 // TestClassicOutOfService: a Classic ELB's OutOfService after the wait is

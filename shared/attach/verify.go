@@ -39,7 +39,16 @@ func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *
 	}
 	changed := slices.ContainsFunc(pl.Steps, func(st plan.Step) bool { return st.Op == plan.Register || st.Op == plan.AddSubnet })
 	reg, found := observedRegistration(s)
-	deadline := time.Now().Add(p.Config.WaitHealthy)
+	start, wait := time.Now(), p.Config.WaitHealthy.String()
+	deadline := start.Add(p.Config.WaitHealthy)
+	if d, ok := ctx.Deadline(); ok && p.Config.WaitHealthy > 0 && d.Add(-drainMargin).Before(deadline) {
+		// The wait ends in time for the report, the outcome event and the
+		// lifecycle completion: a run the function's timeout cuts short
+		// reports nothing and is retried.
+		deadline = d.Add(-drainMargin)
+		wait = fmt.Sprintf("%s (the function's timeout leaves no more of WAIT_HEALTHY_SECONDS' %s)",
+			max(deadline.Sub(start), 0).Round(time.Second), p.Config.WaitHealthy)
+	}
 	for first := true; ; first = false {
 		if changed || !found || !first {
 			var err error
@@ -61,7 +70,7 @@ func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *
 		}
 	}
 	if p.Config.WaitHealthy > 0 && !isHealthy(reg) {
-		tr.Warnings = append(tr.Warnings, fmt.Sprintf("%s is %s after %s: %s %s", s.TargetID(), reg.State, p.Config.WaitHealthy, reg.Reason, reg.Description))
+		tr.Warnings = append(tr.Warnings, fmt.Sprintf("%s is %s after %s: %s %s", s.TargetID(), reg.State, wait, reg.Reason, reg.Description))
 		if err := p.Observer.Complete(ctx, &s); err == nil {
 			tr.Diagnosis, _ = plan.Diagnose(s, p.Config)
 		}
