@@ -165,6 +165,16 @@ func TestDetachPlan(t *testing.T) {
 	if diff := cmp.Diff(want, p.Lines()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
+	ip := s
+	ip.Target.TargetType, ip.Target.Registrations = "ip", []state.Registration{{ID: "10.0.2.10", Port: 80, State: "healthy"}}
+	if p := BuildDetach(ip.Instance, ip.Target, ip.LoadBalancer, c); !cmp.Equal(p.Lines(), []string{"- deregister 10.0.2.10 from port 80 of arn:tg/web"}) {
+		t.Errorf("ip target: %q", p.Lines())
+	}
+	ip.Instance.PrivateIP, ip.Instance.State = "", "terminated"
+	if p := BuildDetach(ip.Instance, ip.Target, ip.LoadBalancer, c); len(p.Steps) != 0 || len(p.Warnings) != 1 ||
+		!strings.Contains(p.Warnings[0], "i-1 has no private IP any more (terminated)") {
+		t.Errorf("ip target, instance without an address: %v", p)
+	}
 	s.Target.AllowTag = false
 	if p := BuildDetach(s.Instance, s.Target, s.LoadBalancer, c); len(p.Steps) != 0 || len(p.Warnings) != 1 {
 		t.Errorf("a target not managed by elbattach was touched: %v", p)

@@ -24,7 +24,15 @@ func BuildDetach(in state.Instance, t state.Target, lb state.LoadBalancer, cfg c
 		return p
 	}
 	ids := map[string]bool{in.ID: true}
-	if t.TargetType == "ip" && in.PrivateIP != "" {
+	if t.TargetType == "ip" {
+		if in.PrivateIP == "" {
+			// A terminated instance has no address left to match; its
+			// shutting-down run deregistered it, unless that run failed.
+			p.warn("%s has no private IP any more (%s): its registration in IP target group %s cannot be found; if its earlier detach failed, deregister its former IP by hand",
+				in.ID, in.State, p.Target)
+			p.Notes = append(p.Notes, KeptNote)
+			return p
+		}
 		ids = map[string]bool{in.PrivateIP: true}
 	}
 	for _, r := range t.Registrations {
