@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/elbattach/elbattach/shared/state"
 )
@@ -65,5 +66,26 @@ func TestLoadBalancerOfARN(t *testing.T) {
 		if lb.ARN != tc.arn || lb.Name != tc.name || lb.Type != tc.typ {
 			t.Errorf("LoadBalancerOfARN(%q) = %+v, want name %q type %q", tc.arn, lb, tc.name, tc.typ)
 		}
+	}
+}
+
+// loadBalancerOf keeps what decides whether a subnet can be added: the IP
+// address type and the Elastic IPs of a Network Load Balancer's subnets.
+func TestLoadBalancerOf(t *testing.T) {
+	lb := loadBalancerOf(elbv2types.LoadBalancer{
+		LoadBalancerName: aws.String("nlb"), Type: elbv2types.LoadBalancerTypeEnumNetwork, IpAddressType: elbv2types.IpAddressTypeDualstack,
+		AvailabilityZones: []elbv2types.AvailabilityZone{
+			{ZoneName: aws.String("us-east-1a"), SubnetId: aws.String("subnet-a")},
+			{ZoneName: aws.String("us-east-1b"), SubnetId: aws.String("subnet-b"),
+				LoadBalancerAddresses: []elbv2types.LoadBalancerAddress{{IpAddress: aws.String("203.0.113.7"), AllocationId: aws.String("eipalloc-1")}}},
+		},
+	})
+	if lb.IPAddressType != "dualstack" || !lb.ElasticIPs || len(lb.Subnets) != 2 {
+		t.Errorf("loadBalancerOf = %+v", lb)
+	}
+	lb = loadBalancerOf(elbv2types.LoadBalancer{AvailabilityZones: []elbv2types.AvailabilityZone{{ZoneName: aws.String("us-east-1a"),
+		LoadBalancerAddresses: []elbv2types.LoadBalancerAddress{{IpAddress: aws.String("203.0.113.8")}}}}})
+	if lb.ElasticIPs {
+		t.Error("an address AWS assigned counts as an Elastic IP")
 	}
 }

@@ -126,9 +126,13 @@ func loadBalancerOf(l elbv2types.LoadBalancer) state.LoadBalancer {
 	lb := state.LoadBalancer{
 		ARN: aws.ToString(l.LoadBalancerArn), Name: aws.ToString(l.LoadBalancerName), Type: string(l.Type),
 		Scheme: string(l.Scheme), VPC: aws.ToString(l.VpcId), SecurityGroups: l.SecurityGroups,
+		IPAddressType: string(l.IpAddressType),
 	}
 	for _, az := range l.AvailabilityZones {
 		lb.Subnets = append(lb.Subnets, state.LBSubnet{ID: aws.ToString(az.SubnetId), AZ: aws.ToString(az.ZoneName)})
+		for _, a := range az.LoadBalancerAddresses {
+			lb.ElasticIPs = lb.ElasticIPs || aws.ToString(a.AllocationId) != ""
+		}
 	}
 	return lb
 }

@@ -236,6 +236,12 @@ func TestBuildRefuses(t *testing.T) {
 		{"rule quota", func(s *state.State, _ *config.Config) {
 			s.InstanceGroups[0].Ingress = make([]state.Permission, 60)
 		}, ErrRuleLimit, "sg-app has 60 inbound rules"},
+		{"new AZ on a Network Load Balancer with Elastic IPs", func(s *state.State, _ *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.ElasticIPs = state.TypeNetwork, true
+		}, ErrUnsupported, "web gives its subnets Elastic IPs; a subnet in us-east-1c needs one too"},
+		{"new AZ on a dualstack load balancer", func(s *state.State, _ *config.Config) {
+			s.LoadBalancer.IPAddressType = "dualstack"
+		}, ErrUnsupported, "web is dualstack, so its subnets need IPv6 CIDR blocks"},
 		{"draining", func(s *state.State, _ *config.Config) {
 			s.Target.Registrations = []state.Registration{{ID: "i-1", Port: 80, State: "draining"}}
 		}, ErrDraining, "still draining"},
@@ -271,5 +277,17 @@ func TestFreeBlock(t *testing.T) {
 	}
 	if _, ok := FreeBlock(vpc, subs, 23); ok {
 		t.Error("a /23 cannot fit in a /24")
+	}
+}
+
+// A dualstack or Elastic-IP load balancer that already covers the instance's
+// AZ needs no subnet: the rule and the registration go ahead.
+func TestCoveredAZNeedsNoSubnetKind(t *testing.T) {
+	s, c := base(), config.Default()
+	s.LoadBalancer.IPAddressType, s.LoadBalancer.ElasticIPs = "dualstack", true
+	s.LoadBalancer.Subnets = append(s.LoadBalancer.Subnets, state.LBSubnet{ID: "subnet-x", AZ: "us-east-1c"})
+	p, err := Build(s, c)
+	if err != nil || len(p.Steps) != 2 {
+		t.Errorf("plan %q, %v", p.Lines(), err)
 	}
 }

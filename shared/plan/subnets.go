@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/state"
@@ -32,6 +33,9 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (Added, error) {
 	if id := lb.SubnetIn(az); id != "" {
 		p.note("load balancer %s already has subnet %s in %s", lb.Name, id, az)
 		return Added{}, nil
+	}
+	if err := canAddSubnet(lb, az); err != nil {
+		return Added{}, err
 	}
 	n := s.Network
 	if n == nil {
@@ -76,6 +80,24 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (Added, error) {
 	add.Subnet, add.Subnets = NewSubnet, append(lb.SubnetIDs(), NewSubnet)
 	p.add(add)
 	return Added{ID: NewSubnet, CIDR: block}, nil
+}
+
+// canAddSubnet refuses, before anything changes, the load balancers whose
+// subnets need more than an IPv4 subnet: SetSubnets must keep each subnet's
+// Elastic IP and would need one for the new subnet, which elbattach does not
+// allocate (a static-IP load balancer must not gain an address its clients
+// do not know); a dualstack load balancer needs subnets with IPv6 CIDR
+// blocks.
+func canAddSubnet(lb state.LoadBalancer, az string) error {
+	if lb.ElasticIPs {
+		return fmt.Errorf("%w: %s gives its subnets Elastic IPs; a subnet in %s needs one too, and elbattach does not allocate them: add a subnet there with its Elastic IP by hand",
+			ErrUnsupported, lb.Name, az)
+	}
+	if strings.HasPrefix(lb.IPAddressType, "dualstack") {
+		return fmt.Errorf("%w: %s is %s, so its subnets need IPv6 CIDR blocks, and elbattach adds IPv4 subnets only: add a subnet in %s by hand",
+			ErrUnsupported, lb.Name, lb.IPAddressType, az)
+	}
+	return nil
 }
 
 // Added is the public subnet a plan adds to the load balancer: one of the VPC

@@ -96,6 +96,12 @@ type LoadBalancer struct {
 	VPC            string     `json:"vpc"`
 	Subnets        []LBSubnet `json:"subnets"`
 	SecurityGroups []string   `json:"security-groups,omitempty"`
+	// IPAddressType is ipv4, dualstack or dualstack-without-public-ipv4
+	// (ELBv2; "" when not read).
+	IPAddressType string `json:"ip-address-type,omitempty"`
+	// ElasticIPs is true when a subnet of the (Network) load balancer has an
+	// Elastic IP of its own.
+	ElasticIPs bool `json:"elastic-ips,omitempty"`
 	// ReadAt is when Subnets was read (from AWS, or into the cache it came
 	// from): apply trusts the list for SetSubnets only while it is fresh.
 	ReadAt time.Time `json:"-"`
