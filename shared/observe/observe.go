@@ -167,6 +167,9 @@ func pathProven(s state.State) bool {
 	if s.LoadBalancer.IsClassic() || s.LoadBalancer.SubnetIn(s.Instance.AZ) == "" {
 		return false
 	}
+	if !slices.Equal(s.TrafficProtocols(), []string{"tcp"}) {
+		return false // health checks are TCP: they prove nothing about UDP
+	}
 	hc := s.Target.HealthCheckPort
 	if hc != "" && hc != "traffic-port" && hc != fmt.Sprint(s.TrafficPort()) {
 		return false

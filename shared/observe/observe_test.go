@@ -315,3 +315,21 @@ func TestListedSkipsTags(t *testing.T) {
 		t.Errorf("unlisted target: %v, calls %v, allow tag %v", err, w.Calls(), s.Target.AllowTag)
 	}
 }
+
+// TestUDPHealthProvesNothing: health checks are TCP, so a healthy target of a
+// UDP target group does not prove the load balancer reaches the instance on
+// UDP: the security groups are read.
+func TestUDPHealthProvesNothing(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	tg := w.AddTargetGroup(site.VPC, "dns", 53, fakeaws.Protocol("UDP"), fakeaws.Allowed())
+	w.AddLoadBalancer("nlb", "network", fakeaws.Subnets(site.Public["us-east-1a"]), fakeaws.Groups(site.LBGroup), fakeaws.Forward(53, tg))
+	id := site.Instance("us-east-1a", "dns")
+	w.Register(tg, id, 0)
+	w.SetTargetHealth(tg, id, 53, "healthy", "")
+	s, calls := observeCalls(t, w, id, "dns", false)
+	wantCalls(t, calls, minimal...)
+	if s.PathProven || len(s.InstanceGroups) != 1 {
+		t.Errorf("path proven %v, groups %v", s.PathProven, s.InstanceGroups)
+	}
+}

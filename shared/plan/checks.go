@@ -23,6 +23,7 @@ var anywhere = netip.MustParsePrefix("0.0.0.0/0")
 // balancer -> instance and back.
 type NACLRule struct {
 	ACL, Subnet, Role string // Role: "public" or "instance"
+	Proto             string // "tcp" or "udp"
 	Egress            bool
 	CIDR              netip.Prefix
 	From, To          int32
@@ -36,9 +37,9 @@ type NACLRule struct {
 }
 
 func (r NACLRule) String() string {
-	dir := "inbound tcp/%s from %s"
+	dir := "inbound " + r.Proto + "/%s from %s"
 	if r.Egress {
-		dir = "outbound tcp/%s to %s"
+		dir = "outbound " + r.Proto + "/%s to %s"
 	}
 	ports := fmt.Sprint(r.From)
 	if r.To != r.From {
@@ -92,35 +93,45 @@ func MissingNACLRules(s state.State, added Added) []NACLRule {
 	}
 	pubACL, _ := n.NACLOf(pubID)
 	instACL, _ := n.NACLOf(inst.ID)
-	ports := appendUnique(s.TrafficPorts(), HealthCheckPort(s))
 	var want []NACLRule
-	pub := func(egress bool, cidr netip.Prefix, from, to int32, why string) {
-		want = append(want, NACLRule{ACL: pubACL.ID, Subnet: pubID, Role: "public", Egress: egress, CIDR: cidr, From: from, To: to, Why: why})
+	pub := func(proto string, egress bool, cidr netip.Prefix, from, to int32, why string) {
+		want = append(want, NACLRule{ACL: pubACL.ID, Subnet: pubID, Role: "public", Proto: proto, Egress: egress, CIDR: cidr, From: from, To: to, Why: why})
 	}
-	priv := func(egress bool, cidr netip.Prefix, from, to int32, why string) {
-		want = append(want, NACLRule{ACL: instACL.ID, Subnet: inst.ID, Role: "instance", Egress: egress, CIDR: cidr, From: from, To: to, Why: why})
+	priv := func(proto string, egress bool, cidr netip.Prefix, from, to int32, why string) {
+		want = append(want, NACLRule{ACL: instACL.ID, Subnet: inst.ID, Role: "instance", Proto: proto, Egress: egress, CIDR: cidr, From: from, To: to, Why: why})
 	}
-	for _, lp := range s.Target.ListenerPorts {
-		pub(false, anywhere, lp, lp, "clients to the listener")
+	fs := flows(s)
+	var protos []string
+	for _, f := range fs {
+		if !slices.Contains(protos, f.proto) {
+			protos = append(protos, f.proto)
+		}
 	}
-	pub(true, anywhere, EphemeralFrom, EphemeralTo, "responses to clients")
-	for _, port := range ports {
-		pub(true, inst.CIDR, port, port, "load balancer to the instance")
-		priv(false, pubCIDR, port, port, "load balancer to the instance")
+	for _, proto := range listenerProtocols(s) {
+		for _, lp := range s.Target.ListenerPorts {
+			pub(proto, false, anywhere, lp, lp, "clients to the listener")
+		}
+		pub(proto, true, anywhere, EphemeralFrom, EphemeralTo, "responses to clients")
 	}
-	pub(false, inst.CIDR, EphemeralFrom, EphemeralTo, "instance responses")
-	priv(true, pubCIDR, EphemeralFrom, EphemeralTo, "responses to the load balancer")
+	for _, f := range fs {
+		pub(f.proto, true, inst.CIDR, f.port, f.port, "load balancer to the instance")
+		priv(f.proto, false, pubCIDR, f.port, f.port, "load balancer to the instance")
+	}
+	for _, proto := range protos {
+		pub(proto, false, inst.CIDR, EphemeralFrom, EphemeralTo, "instance responses")
+		priv(proto, true, pubCIDR, EphemeralFrom, EphemeralTo, "responses to the load balancer")
+	}
 	acls := map[string]state.NACL{pubACL.ID: pubACL, instACL.ID: instACL}
 	var missing []NACLRule
 	for _, r := range want {
 		acl := acls[r.ACL]
-		if !NACLAllows(acl, r.Egress, r.CIDR, r.From, r.To) {
+		if !NACLAllowsProto(acl, r.Proto, r.Egress, r.CIDR, r.From, r.To) {
 			for _, e := range sortedEntries(acl) {
 				if e.Egress != r.Egress {
 					continue
 				}
 				r.InUse = append(r.InUse, e.Number)
-				if r.Deny == 0 && !e.Allow && e.Number < CatchAllRule && touches(e, r.CIDR, r.From, r.To) {
+				if r.Deny == 0 && !e.Allow && e.Number < CatchAllRule && touches(e, r.Proto, r.CIDR, r.From, r.To) {
 					r.Deny = e.Number
 				}
 			}
@@ -153,8 +164,13 @@ const CatchAllRule = 32767
 // through and the rest goes on to the next entries; a deny of any part of it
 // answers false.
 func NACLAllows(acl state.NACL, egress bool, cidr netip.Prefix, from, to int32) bool {
+	return NACLAllowsProto(acl, "tcp", egress, cidr, from, to)
+}
+
+// NACLAllowsProto is NACLAllows for proto ("tcp" or "udp").
+func NACLAllowsProto(acl state.NACL, proto string, egress bool, cidr netip.Prefix, from, to int32) bool {
 	for _, e := range sortedEntries(acl) {
-		if e.Egress != egress || !touches(e, cidr, from, to) {
+		if e.Egress != egress || !touches(e, proto, cidr, from, to) {
 			continue
 		}
 		if !e.Allow {
@@ -169,10 +185,10 @@ func NACLAllows(acl state.NACL, egress bool, cidr netip.Prefix, from, to int32) 
 	return false
 }
 
-// touches reports whether entry e matches some of the TCP traffic on ports
-// from..to with peers in cidr.
-func touches(e state.NACLEntry, cidr netip.Prefix, from, to int32) bool {
-	if !(e.Protocol == "-1" || e.Protocol == "6") || !e.CIDR.Overlaps(cidr) {
+// touches reports whether entry e matches some of the traffic of proto on
+// ports from..to with peers in cidr.
+func touches(e state.NACLEntry, proto string, cidr netip.Prefix, from, to int32) bool {
+	if !(e.Protocol == "-1" || e.Protocol == state.ProtocolNumber(proto)) || !e.CIDR.Overlaps(cidr) {
 		return false
 	}
 	return e.Protocol == "-1" || (e.FromPort <= to && from <= e.ToPort)
@@ -202,7 +218,7 @@ func planNACLFixes(p *Plan, missing []NACLRule) {
 			n++
 		}
 		used[key(r.ACL, r.Egress, n)] = true
-		p.add(Step{Op: AddNACLEntry, NACL: r.ACL, RuleNumber: n, Egress: r.Egress, Protocol: "6",
+		p.add(Step{Op: AddNACLEntry, NACL: r.ACL, RuleNumber: n, Egress: r.Egress, Protocol: state.ProtocolNumber(r.Proto),
 			FromPort: r.From, ToPort: r.To, SourceCIDR: r.CIDR.String()})
 	}
 }
@@ -214,21 +230,33 @@ func listenerWarnings(s state.State) []string {
 		return nil
 	}
 	var out []string
-	for _, lp := range s.Target.ListenerPorts {
-		open := false
-		for _, g := range s.LBGroups {
-			for _, r := range g.Ingress {
-				if r.CIDR.IsValid() && r.AllowsTCP(lp) {
-					open = true
+	for _, proto := range listenerProtocols(s) {
+		for _, lp := range s.Target.ListenerPorts {
+			open := false
+			for _, g := range s.LBGroups {
+				for _, r := range g.Ingress {
+					if r.CIDR.IsValid() && r.Allows(proto, lp) {
+						open = true
+					}
 				}
 			}
-		}
-		if !open {
-			out = append(out, fmt.Sprintf("load balancer %s: its security groups %v do not allow listener port tcp/%d from clients",
-				s.LoadBalancer.Name, s.LoadBalancer.SecurityGroups, lp))
+			if !open {
+				out = append(out, fmt.Sprintf("load balancer %s: its security groups %v do not allow listener port %s/%d from clients",
+					s.LoadBalancer.Name, s.LoadBalancer.SecurityGroups, proto, lp))
+			}
 		}
 	}
 	return out
+}
+
+// listenerProtocols are the protocols clients use towards the listeners: a
+// Network Load Balancer's listener carries its target group's protocols
+// (UDP, TCP_UDP, QUIC), every other listener TCP.
+func listenerProtocols(s state.State) []string {
+	if s.LoadBalancer.Type == state.TypeNetwork {
+		return s.TrafficProtocols()
+	}
+	return []string{"tcp"}
 }
 
 // natWarning says when the instance's subnet has no default route to a NAT

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -126,6 +127,22 @@ func TestSecurityKinds(t *testing.T) {
 			s.LBGroups = []state.SecurityGroup{{ID: "sg-alb", Egress: []state.Permission{{Protocol: "tcp", FromPort: 443, ToPort: 443, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}}
 		},
 		want: []string{"+ allow tcp/80 into sg-app from sg-alb", "+ allow tcp/80 out of sg-alb to sg-app"},
+	}, {
+		name: "UDP target group behind an NLB with groups: udp traffic, tcp health checks",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.Target.Protocol, s.Target.Port = state.TypeNetwork, "UDP", 53
+			// A TCP rule does not open UDP.
+			s.InstanceGroups[0].Ingress = []state.Permission{{Protocol: "tcp", FromPort: 53, ToPort: 53, SourceGroup: "sg-alb"}}
+			s.LBGroups = []state.SecurityGroup{{ID: "sg-alb", Egress: []state.Permission{{Protocol: "6", FromPort: 0, ToPort: 65535, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}}
+		},
+		want: []string{"+ allow udp/53 into sg-app from sg-alb", "+ allow udp/53 out of sg-alb to sg-app"},
+	}, {
+		name: "TCP_UDP target group behind an NLB without groups: clients on both, health checks covered",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups, s.Target.Protocol = state.TypeNetwork, nil, "TCP_UDP"
+			s.InstanceGroups[0].Ingress = []state.Permission{{Protocol: "17", FromPort: 0, ToPort: 65535, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
+		},
+		want: []string{"+ allow tcp/80 into sg-app from 0.0.0.0/0"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -137,7 +154,7 @@ func TestSecurityKinds(t *testing.T) {
 			}
 			var got []string
 			for _, l := range p.Lines() {
-				if strings.Contains(l, "allow tcp") {
+				if strings.Contains(l, "allow tcp") || strings.Contains(l, "allow udp") {
 					got = append(got, l)
 				}
 			}
@@ -272,6 +289,35 @@ func TestNACLFixesRespectDenies(t *testing.T) {
 	for _, r := range MissingNACLRules(s, Added{}) {
 		if !r.Egress {
 			t.Errorf("still missing after the fix: %s", r)
+		}
+	}
+}
+
+// A UDP target group needs UDP through both network ACLs (and TCP for the
+// health checks); FIX_NACLS adds protocol 17 entries.
+func TestNACLChecksUDP(t *testing.T) {
+	s, c := withACLs(base()), config.Default()
+	s.LoadBalancer.Type, s.Target.Protocol, s.Target.Port = state.TypeNetwork, "UDP", 53
+	var got []string
+	for _, r := range MissingNACLRules(s, Added{}) {
+		got = append(got, fmt.Sprintf("%s %v %d-%d", r.Proto, r.Egress, r.From, r.To))
+	}
+	want := []string{"udp false 53-53", "tcp false 53-53", "udp true 1024-65535", "tcp true 1024-65535"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("missing (-want +got):\n%s", diff)
+	}
+	c.FixNACLs = true
+	p, err := Build(s, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Join(p.Lines(), "\n")
+	if want := "+ add network ACL acl-strict rule 2: allow udp/53-53 inbound from 10.0.3.0/27"; !strings.Contains(lines, want) {
+		t.Errorf("plan lacks %q:\n%s", want, lines)
+	}
+	for _, st := range p.Steps {
+		if st.Op == AddNACLEntry && st.FromPort == 53 && st.Protocol != "17" && st.Protocol != "6" {
+			t.Errorf("entry protocol %q", st.Protocol)
 		}
 	}
 }

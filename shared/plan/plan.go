@@ -109,7 +109,11 @@ func (s Step) String() string {
 		if s.Egress {
 			dir = "outbound to"
 		}
-		fmt.Fprintf(&b, "add network ACL %s rule %d: allow tcp/%d-%d %s %s", s.NACL, s.RuleNumber, s.FromPort, s.ToPort, dir, s.SourceCIDR)
+		proto := "tcp"
+		if s.Protocol == "17" {
+			proto = "udp"
+		}
+		fmt.Fprintf(&b, "add network ACL %s rule %d: allow %s/%d-%d %s %s", s.NACL, s.RuleNumber, proto, s.FromPort, s.ToPort, dir, s.SourceCIDR)
 	case Register:
 		if s.LoadBalancerType == "classic" {
 			fmt.Fprintf(&b, "register %s with classic load balancer %s", s.TargetID, s.LoadBalancer)

@@ -23,9 +23,46 @@ func (p peer) String() string {
 	return p.cidr.String()
 }
 
-// need is one port that must be open from some peers.
-type need struct {
+// flow is a protocol ("tcp" or "udp") and a port traffic reaches the
+// instance on.
+type flow struct {
+	proto string
 	port  int32
+}
+
+func (f flow) String() string { return fmt.Sprintf("%s/%d", f.proto, f.port) }
+
+// trafficFlows are each traffic protocol on each traffic port.
+func trafficFlows(s state.State) []flow {
+	var out []flow
+	for _, proto := range s.TrafficProtocols() {
+		for _, port := range s.TrafficPorts() {
+			out = append(out, flow{proto, port})
+		}
+	}
+	return out
+}
+
+// flows are the traffic flows and TCP to the health-check port.
+func flows(s state.State) []flow {
+	out := trafficFlows(s)
+	if hc := (flow{"tcp", HealthCheckPort(s)}); !slices.Contains(out, hc) {
+		out = append(out, hc)
+	}
+	return out
+}
+
+func joinFlows(fs []flow) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = f.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// need is one flow that must be open from some peers.
+type need struct {
+	flow
 	peers []peer
 	why   string
 }
@@ -69,11 +106,11 @@ func planIngress(p *Plan, s state.State, cfg config.Config, added netip.Prefix) 
 			}
 		}
 		for _, set := range sets {
-			if by := allowedBy(s.InstanceGroups, false, set, n.port); by != "" {
-				p.note("tcp/%d already allowed into the instance from %s by %s", n.port, set[0], by)
+			if by := allowedBy(s.InstanceGroups, false, set, n.flow); by != "" {
+				p.note("%s already allowed into the instance from %s by %s", n.flow, set[0], by)
 				continue
 			}
-			st := Step{Op: AuthorizeIngress, Group: group, Protocol: "tcp", Port: n.port, Description: RuleDescription}
+			st := Step{Op: AuthorizeIngress, Group: group, Protocol: n.proto, Port: n.port, Description: RuleDescription}
 			if set[0].group != "" {
 				st.SourceGroup = set[0].group
 			} else {
@@ -92,12 +129,12 @@ func planIngress(p *Plan, s state.State, cfg config.Config, added netip.Prefix) 
 // ingressNeeds lists each port and the peers it must be open from.
 func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix) ([]need, error) {
 	lb := s.LoadBalancer
-	hc := HealthCheckPort(s)
-	ports := s.TrafficPorts()
+	hc := flow{"tcp", HealthCheckPort(s)}
+	traffic := trafficFlows(s)
 	var needs []need
 	if len(lb.SecurityGroups) > 0 {
-		for _, port := range appendUnique(ports, hc) {
-			needs = append(needs, need{port: port, peers: withAll(nil, lb.SecurityGroups), why: "load balancer"})
+		for _, f := range flows(s) {
+			needs = append(needs, need{flow: f, peers: withAll(nil, lb.SecurityGroups), why: "load balancer"})
 		}
 		return needs, nil
 	}
@@ -109,21 +146,21 @@ func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix)
 	}
 	if s.Target.TargetType == "ip" {
 		nodes := nlbNodeCIDRs(s, added)
-		for _, port := range appendUnique(ports, hc) {
-			needs = append(needs, need{port: port, peers: cidrPeers(nodes), why: "NLB nodes"})
+		for _, f := range flows(s) {
+			needs = append(needs, need{flow: f, peers: cidrPeers(nodes), why: "NLB nodes"})
 		}
 		return needs, nil
 	}
-	for _, port := range ports {
-		needs = append(needs, need{port: port, peers: cidrPeers(cfg.NLBClientCIDRs), why: "NLB clients"})
+	for _, f := range traffic {
+		needs = append(needs, need{flow: f, peers: cidrPeers(cfg.NLBClientCIDRs), why: "NLB clients"})
 	}
 	if slices.Contains(cfg.NLBClientCIDRs, netip.MustParsePrefix("0.0.0.0/0")) {
-		p.warn("NLB %s has no security group and preserves client IPs: tcp/%s is opened to 0.0.0.0/0 (NLB_CLIENT_CIDRS, default); set NLB_CLIENT_CIDRS to narrow it", lb.Name, joinPorts(ports))
+		p.warn("NLB %s has no security group and preserves client IPs: %s is opened to 0.0.0.0/0 (NLB_CLIENT_CIDRS, default); set NLB_CLIENT_CIDRS to narrow it", lb.Name, joinFlows(traffic))
 	}
 	// Health checks come from the NLB's nodes, inside the VPC; skip the rule
-	// when the client rule on the same port already covers the VPC.
-	if !slices.Contains(ports, hc) || !allCovered(s.Network.CIDRs, cfg.NLBClientCIDRs) {
-		needs = append(needs, need{port: hc, peers: cidrPeers(s.Network.CIDRs), why: "NLB health checks"})
+	// when the client rule on the same flow already covers the VPC.
+	if !slices.Contains(traffic, hc) || !allCovered(s.Network.CIDRs, cfg.NLBClientCIDRs) {
+		needs = append(needs, need{flow: hc, peers: cidrPeers(s.Network.CIDRs), why: "NLB health checks"})
 	}
 	return needs, nil
 }
@@ -156,12 +193,12 @@ func planEgress(p *Plan, s state.State) error {
 	}
 	group := lb.SecurityGroups[0]
 	var adds []Step
-	for _, port := range appendUnique(s.TrafficPorts(), HealthCheckPort(s)) {
-		if by := allowedBy(s.LBGroups, true, dest, port); by != "" {
+	for _, f := range flows(s) {
+		if by := allowedBy(s.LBGroups, true, dest, f); by != "" {
 			continue
 		}
 		adds = append(adds, Step{Op: AuthorizeEgress, Group: group, DestGroup: s.Instance.SecurityGroups[0],
-			Protocol: "tcp", Port: port, Description: EgressDescription})
+			Protocol: f.proto, Port: f.port, Description: EgressDescription})
 	}
 	if err := checkQuota(s.LBGroups, group, true, len(adds)); err != nil {
 		return err
@@ -170,16 +207,16 @@ func planEgress(p *Plan, s state.State) error {
 	return nil
 }
 
-// allowedBy returns the group whose rule (egress or ingress) lets TCP to port
+// allowedBy returns the group whose rule (egress or ingress) lets flow f
 // through to or from one of peers, or "".
-func allowedBy(groups []state.SecurityGroup, egress bool, peers []peer, port int32) string {
+func allowedBy(groups []state.SecurityGroup, egress bool, peers []peer, f flow) string {
 	for _, g := range groups {
 		rules := g.Ingress
 		if egress {
 			rules = g.Egress
 		}
 		for _, r := range rules {
-			if r.AllowsTCP(port) && slices.ContainsFunc(peers, func(pr peer) bool { return covers(r, pr) }) {
+			if r.Allows(f.proto, f.port) && slices.ContainsFunc(peers, func(pr peer) bool { return covers(r, pr) }) {
 				return g.ID
 			}
 		}
@@ -237,22 +274,4 @@ func cidrPeers(cidrs []netip.Prefix) []peer {
 		ps = append(ps, peer{cidr: c})
 	}
 	return ps
-}
-
-func appendUnique(ports []int32, more ...int32) []int32 {
-	out := slices.Clone(ports)
-	for _, p := range more {
-		if !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func joinPorts(ports []int32) string {
-	s := make([]string, len(ports))
-	for i, p := range ports {
-		s[i] = fmt.Sprint(p)
-	}
-	return strings.Join(s, ",")
 }

@@ -255,14 +255,44 @@ type Permission struct {
 }
 
 // AllowsTCP reports whether the rule lets TCP traffic to port through.
-func (p Permission) AllowsTCP(port int32) bool {
+func (p Permission) AllowsTCP(port int32) bool { return p.Allows("tcp", port) }
+
+// Allows reports whether the rule lets traffic of proto ("tcp" or "udp") to
+// port through.
+func (p Permission) Allows(proto string, port int32) bool {
 	switch p.Protocol {
 	case "-1", "all":
 		return true
-	case "tcp", "6":
+	case proto, ProtocolNumber(proto):
 		return p.FromPort <= port && port <= p.ToPort
 	}
 	return false
+}
+
+// ProtocolNumber is the IANA number of "tcp" (6) or "udp" (17), as network ACL
+// entries and some rules name them.
+func ProtocolNumber(proto string) string {
+	switch proto {
+	case "tcp":
+		return "6"
+	case "udp":
+		return "17"
+	}
+	return proto
+}
+
+// TrafficProtocols are the IP protocols the load balancer sends traffic to
+// the instance with: UDP for a UDP or QUIC target group, TCP and UDP for
+// TCP_UDP and TCP_QUIC, else TCP. Health checks are TCP whatever the target
+// group carries.
+func (s State) TrafficProtocols() []string {
+	switch s.Target.Protocol {
+	case "UDP", "QUIC":
+		return []string{"udp"}
+	case "TCP_UDP", "TCP_QUIC":
+		return []string{"tcp", "udp"}
+	}
+	return []string{"tcp"}
 }
 
 // TrafficPort is the port the instance is registered on: the tag's override,
