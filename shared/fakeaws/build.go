@@ -19,6 +19,7 @@ type options struct {
 	inUse                        int
 	state                        string
 	targetType, protocol, hcPort string
+	preserveClientIP             string
 	healthCheck                  string
 	forwards                     []Listener
 	classicPorts                 []ClassicListener
@@ -65,6 +66,11 @@ func State(s string) Option { return func(o *options) { o.state = s } }
 
 // TargetType is a target group's target type (default instance).
 func TargetType(t string) Option { return func(o *options) { o.targetType = t } }
+
+// WithPreserveClientIP sets a target group's preserve_client_ip.enabled.
+func WithPreserveClientIP(on bool) Option {
+	return func(o *options) { o.preserveClientIP = fmt.Sprint(on) }
+}
 
 // Protocol is a target group's protocol (default HTTP).
 func Protocol(p string) Option { return func(o *options) { o.protocol = p } }
@@ -321,7 +327,8 @@ func (w *World) AddTargetGroup(vpc, name string, port int32, opts ...Option) str
 		w.ids["tg"]++
 		arn = fmt.Sprintf("arn:aws:elasticloadbalancing:%s:%s:targetgroup/%s/%016x", Region, Account, name, w.ids["tg"])
 		tg := &TargetGroup{ARN: arn, Name: name, Port: port, VPC: vpc, Tags: o.tags,
-			Protocol: or(o.protocol, "HTTP"), TargetType: or(o.targetType, "instance"), HealthCheckPort: or(o.hcPort, "traffic-port")}
+			Protocol: or(o.protocol, "HTTP"), TargetType: or(o.targetType, "instance"), HealthCheckPort: or(o.hcPort, "traffic-port"),
+			PreserveClientIP: o.preserveClientIP}
 		w.db.TargetGroups[arn] = tg
 	})
 	return arn

@@ -25,7 +25,6 @@ type unmodelledELBv2 interface {
 	ModifyTargetGroup(context.Context, *elbv2.ModifyTargetGroupInput, ...func(*elbv2.Options)) (*elbv2.ModifyTargetGroupOutput, error)
 	CreateRule(context.Context, *elbv2.CreateRuleInput, ...func(*elbv2.Options)) (*elbv2.CreateRuleOutput, error)
 	ModifyListener(context.Context, *elbv2.ModifyListenerInput, ...func(*elbv2.Options)) (*elbv2.ModifyListenerOutput, error)
-	DescribeTargetGroupAttributes(context.Context, *elbv2.DescribeTargetGroupAttributesInput, ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error)
 }
 
 // elbPage pages as ELB does: PageSize 1..400, Marker.
@@ -130,6 +129,26 @@ func (c *ELBv2) DescribeTags(ctx context.Context, in *elbv2.DescribeTagsInput, _
 			out.TagDescriptions = append(out.TagDescriptions, td)
 		}
 		return out, nil
+	})
+}
+
+// DescribeTargetGroupAttributes implements the ELBv2 call: the
+// deregistration delay and preserve_client_ip.enabled (WithPreserveClientIP,
+// else AWS's default for the target type and protocol).
+func (c *ELBv2) DescribeTargetGroupAttributes(ctx context.Context, in *elbv2.DescribeTargetGroupAttributesInput, _ ...func(*elbv2.Options)) (*elbv2.DescribeTargetGroupAttributesOutput, error) {
+	return do(ctx, c.w, "elbv2.DescribeTargetGroupAttributes", in, func(in *elbv2.DescribeTargetGroupAttributesInput) (*elbv2.DescribeTargetGroupAttributesOutput, error) {
+		tg := c.w.db.TargetGroups[aws.ToString(in.TargetGroupArn)]
+		if tg == nil {
+			return nil, Err("TargetGroupNotFound", "Target groups '%s' not found", aws.ToString(in.TargetGroupArn))
+		}
+		preserve := tg.PreserveClientIP
+		if preserve == "" { // AWS's defaults
+			preserve = strconv.FormatBool(tg.TargetType == "instance" || tg.Protocol == "UDP" || tg.Protocol == "TCP_UDP")
+		}
+		return &elbv2.DescribeTargetGroupAttributesOutput{Attributes: []elbv2types.TargetGroupAttribute{
+			{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("300")},
+			{Key: aws.String("preserve_client_ip.enabled"), Value: aws.String(preserve)},
+		}}, nil
 	})
 }
 

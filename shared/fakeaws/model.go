@@ -103,6 +103,7 @@ type Instance struct {
 // TargetGroup is an ELBv2 target group with its registered targets.
 type TargetGroup struct {
 	ARN, Name, Protocol, TargetType, HealthCheckPort, VPC string
+	PreserveClientIP                                      string // "true", "false", "": AWS's default
 	Port                                                  int32
 	Tags                                                  map[string]string
 	LoadBalancers                                         []string

@@ -39,6 +39,7 @@ type ELBv2 interface {
 	DescribeTargetHealth(context.Context, *elasticloadbalancingv2.DescribeTargetHealthInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTargetHealthOutput, error)
 	DescribeListeners(context.Context, *elasticloadbalancingv2.DescribeListenersInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeListenersOutput, error)
 	DescribeRules(context.Context, *elasticloadbalancingv2.DescribeRulesInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeRulesOutput, error)
+	DescribeTargetGroupAttributes(context.Context, *elasticloadbalancingv2.DescribeTargetGroupAttributesInput, ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeTargetGroupAttributesOutput, error)
 }
 
 var (
@@ -137,9 +138,14 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 	// network when a decision needs it, the listeners for the full state.
 	lb := s.LoadBalancer
 	var wg sync.WaitGroup
-	var groupsErr, networkErr, listenersErr error
+	var groupsErr, networkErr, listenersErr, attrsErr error
 	if !s.PathProven {
 		wg.Go(func() { s.InstanceGroups, s.LBGroups, groupsErr = o.groups(ctx, in.SecurityGroups, lb.SecurityGroups) })
+	}
+	if !s.PathProven && lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && s.Target.ARN != "" && !slices.Contains(s.TrafficProtocols(), "udp") {
+		// Without security groups, the instance sees the clients' addresses
+		// or the NLB's own, as the target group says.
+		wg.Go(func() { s.Target.PreserveClientIP, attrsErr = o.PreserveClientIP(ctx, s.Target.ARN) })
 	}
 	if full || lb.IsClassic() || len(lb.SecurityGroups) == 0 || (lb.SubnetIn(in.AZ) == "" && lb.VPC == in.VPC) {
 		wg.Go(func() { s.Network, networkErr = o.Network(ctx, in.VPC, full) })
@@ -150,7 +156,7 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(groupsErr, networkErr, listenersErr); err != nil {
+	if err := errors.Join(groupsErr, networkErr, listenersErr, attrsErr); err != nil {
 		return s, err
 	}
 	if s.Network != nil {

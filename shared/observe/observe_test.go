@@ -181,7 +181,12 @@ func TestNLBWithoutGroups(t *testing.T) {
 	w.AddLoadBalancer("nlb", "network", fakeaws.Subnets(site.Public["us-east-1a"]), fakeaws.Forward(80, tg))
 	id := site.Instance("us-east-1a", "tcp")
 	s, calls := observeCalls(t, w, id, "tcp", false)
-	wantCalls(t, calls, append(minimal, network...)...)
+	// Without groups on the NLB, whether it preserves client IPs decides the
+	// peers to open to.
+	wantCalls(t, calls, append(append(minimal, network...), "elbv2.DescribeTargetGroupAttributes")...)
+	if s.Target.PreserveClientIP != "true" {
+		t.Errorf("preserve client IP %q, want true (instance targets' default)", s.Target.PreserveClientIP)
+	}
 	if s.Network == nil || len(s.LBGroups) != 0 || len(s.InstanceGroups) != 1 {
 		t.Errorf("state: network %v, groups %v / %v", s.Network, s.InstanceGroups, s.LBGroups)
 	}

@@ -160,6 +160,21 @@ func (o *Observer) Registrations(ctx context.Context, tgARN, id string, port int
 	return regs, nil
 }
 
+// PreserveClientIP reads a target group's preserve_client_ip.enabled ("" when
+// the target group does not have the attribute).
+func (o *Observer) PreserveClientIP(ctx context.Context, tgARN string) (string, error) {
+	out, err := o.ELB.DescribeTargetGroupAttributes(ctx, &elbv2.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(tgARN)})
+	if err != nil {
+		return "", fmt.Errorf("describing attributes of %s, %w", tgARN, err)
+	}
+	for _, a := range out.Attributes {
+		if aws.ToString(a.Key) == "preserve_client_ip.enabled" {
+			return aws.ToString(a.Value), nil
+		}
+	}
+	return "", nil
+}
+
 // Listeners reads the ports of an ELBv2 load balancer's listeners, and
 // whether any listener forwards to the target group: by its default action,
 // else (read only then) by one of its rules.

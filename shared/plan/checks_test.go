@@ -143,6 +143,29 @@ func TestSecurityKinds(t *testing.T) {
 			s.InstanceGroups[0].Ingress = []state.Permission{{Protocol: "17", FromPort: 0, ToPort: 65535, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}
 		},
 		want: []string{"+ allow tcp/80 into sg-app from 0.0.0.0/0"},
+	}, {
+		name: "NLB without groups, instance targets, client IP preservation off: the nodes",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups, s.Target.PreserveClientIP = state.TypeNetwork, nil, "false"
+		},
+		want: []string{"+ allow tcp/80 into sg-app from 10.0.0.0/24", "+ allow tcp/80 into sg-app from 10.0.1.0/24", "+ allow tcp/80 into sg-app from 10.0.3.0/27"},
+	}, {
+		name: "NLB without groups, UDP ip targets (client IPs always preserved): clients, health checks from the nodes",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups, s.Target.TargetType, s.Target.Protocol = state.TypeNetwork, nil, "ip", "UDP"
+			s.Target.PreserveClientIP = "false" // not settable for UDP: AWS keeps it on
+			c.NLBClientCIDRs = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
+		},
+		want: []string{"+ allow udp/80 into sg-app from 198.51.100.0/24", "+ allow tcp/80 into sg-app from 10.0.0.0/24",
+			"+ allow tcp/80 into sg-app from 10.0.1.0/24", "+ allow tcp/80 into sg-app from 10.0.3.0/27"},
+	}, {
+		name: "NLB without groups, TCP ip targets with client IP preservation on",
+		change: func(s *state.State, c *config.Config) {
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups, s.Target.TargetType, s.Target.PreserveClientIP = state.TypeNetwork, nil, "ip", "true"
+			c.NLBClientCIDRs = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
+		},
+		want: []string{"+ allow tcp/80 into sg-app from 198.51.100.0/24", "+ allow tcp/80 into sg-app from 10.0.0.0/24",
+			"+ allow tcp/80 into sg-app from 10.0.1.0/24", "+ allow tcp/80 into sg-app from 10.0.3.0/27"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

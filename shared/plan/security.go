@@ -72,10 +72,12 @@ type need struct {
 //
 // The peers are the load balancer's security groups when it has any (ALB,
 // Classic ELB, NLB created with groups). An NLB without groups shows the
-// instance other addresses: for instance targets (client IP preserved) the
-// clients' own, NLB_CLIENT_CIDRS, on the traffic port, and the VPC's CIDR
-// blocks on the health-check port (health checks come from the NLB's nodes);
-// for ip targets, the CIDRs of the NLB's subnets on both.
+// instance other addresses: on the traffic port the clients' own,
+// NLB_CLIENT_CIDRS, when it preserves client IPs (the target group's
+// preserve_client_ip.enabled: by default for instance targets, and always for
+// UDP), else its nodes', the CIDRs of its subnets; on the health-check port
+// its nodes' (the VPC's CIDR blocks for instance targets that preserve client
+// IPs).
 //
 // A port counts as open when any of the instance's groups lets TCP to it in
 // from the peer: the same group, or a CIDR block containing the peer's. Else
@@ -144,23 +146,27 @@ func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix)
 	if s.Network == nil {
 		return nil, fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
 	}
-	if s.Target.TargetType == "ip" {
-		nodes := nlbNodeCIDRs(s, added)
-		for _, f := range flows(s) {
-			needs = append(needs, need{flow: f, peers: cidrPeers(nodes), why: "NLB nodes"})
-		}
-		return needs, nil
+	// Traffic comes from the clients' own addresses when the NLB preserves
+	// them, else from its nodes; health checks come from the nodes, inside
+	// the VPC. A health-check rule the traffic rule on the same flow covers
+	// is not added.
+	nodes := nlbNodeCIDRs(s, added)
+	clients, why := cfg.NLBClientCIDRs, "NLB clients"
+	if !s.PreservesClientIP() {
+		clients, why = nodes, "NLB nodes"
 	}
 	for _, f := range traffic {
-		needs = append(needs, need{flow: f, peers: cidrPeers(cfg.NLBClientCIDRs), why: "NLB clients"})
+		needs = append(needs, need{flow: f, peers: cidrPeers(clients), why: why})
 	}
-	if slices.Contains(cfg.NLBClientCIDRs, netip.MustParsePrefix("0.0.0.0/0")) {
+	if s.PreservesClientIP() && slices.Contains(cfg.NLBClientCIDRs, netip.MustParsePrefix("0.0.0.0/0")) {
 		p.warn("NLB %s has no security group and preserves client IPs: %s is opened to 0.0.0.0/0 (NLB_CLIENT_CIDRS, default); set NLB_CLIENT_CIDRS to narrow it", lb.Name, joinFlows(traffic))
 	}
-	// Health checks come from the NLB's nodes, inside the VPC; skip the rule
-	// when the client rule on the same flow already covers the VPC.
-	if !slices.Contains(traffic, hc) || !allCovered(s.Network.CIDRs, cfg.NLBClientCIDRs) {
-		needs = append(needs, need{flow: hc, peers: cidrPeers(s.Network.CIDRs), why: "NLB health checks"})
+	checkers, hcWhy := s.Network.CIDRs, "NLB health checks"
+	if s.Target.TargetType == "ip" || !s.PreservesClientIP() {
+		checkers, hcWhy = nodes, "NLB nodes"
+	}
+	if !slices.Contains(traffic, hc) || !allCovered(checkers, clients) {
+		needs = append(needs, need{flow: hc, peers: cidrPeers(checkers), why: hcWhy})
 	}
 	return needs, nil
 }

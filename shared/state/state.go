@@ -7,6 +7,7 @@ package state
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -66,6 +67,10 @@ type Target struct {
 	// Unrouted is true when no listener or rule forwards to the target
 	// group (read with the full state).
 	Unrouted bool `json:"unrouted,omitempty"`
+	// PreserveClientIP is the target group's preserve_client_ip.enabled,
+	// "true" or "false" (read for an NLB without security groups; "" when not
+	// read).
+	PreserveClientIP string `json:"preserve-client-ip,omitempty"`
 	// Registrations are the ports the instance (or its IP) is registered on,
 	// with their health state.
 	Registrations []Registration `json:"registrations,omitempty"`
@@ -279,6 +284,21 @@ func ProtocolNumber(proto string) string {
 		return "17"
 	}
 	return proto
+}
+
+// PreservesClientIP reports whether a Network Load Balancer hands the
+// instance its clients' own addresses: the target group's
+// preserve_client_ip.enabled when read, else AWS's default — on for instance
+// targets, and for UDP, TCP_UDP and QUIC (where it cannot be turned off)
+// whatever the target type; off for TCP and TLS ip targets.
+func (s State) PreservesClientIP() bool {
+	if slices.Contains(s.TrafficProtocols(), "udp") {
+		return true
+	}
+	if v, err := strconv.ParseBool(s.Target.PreserveClientIP); err == nil {
+		return v
+	}
+	return s.Target.TargetType != "ip"
 }
 
 // TrafficProtocols are the IP protocols the load balancer sends traffic to
