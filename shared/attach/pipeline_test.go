@@ -122,9 +122,7 @@ func TestAttachTwice(t *testing.T) {
 	if len(r.Changes) != 0 || w.Dump() != before {
 		t.Errorf("second run changed %q", r.Changes)
 	}
-	if slices.Contains(w.Calls(), "elb.DescribeLoadBalancers") {
-		t.Errorf("launch event swept the Classic ELBs: calls %v", w.Calls())
-	}
+	wantCalls(t, w, steadyCalls...)
 }
 
 // TestDryRun: a dry run reports the plan, calls nothing that changes
