@@ -136,28 +136,35 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 	s.PathProven = !full && pathProven(s)
 	// The rest is independent reads, made at once: the security groups, the
 	// network when a decision needs it, the listeners for the full state.
-	lb := s.LoadBalancer
+	lb, t := s.LoadBalancer, s.Target // each goroutine writes only its own variables
 	var wg sync.WaitGroup
 	var groupsErr, networkErr, listenersErr, attrsErr error
+	var preserve string
 	if !s.PathProven {
 		wg.Go(func() { s.InstanceGroups, s.LBGroups, groupsErr = o.groups(ctx, in.SecurityGroups, lb.SecurityGroups) })
 	}
-	if !s.PathProven && lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && s.Target.ARN != "" && !slices.Contains(s.TrafficProtocols(), "udp") {
+	if !s.PathProven && lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && t.ARN != "" && !slices.Contains(s.TrafficProtocols(), "udp") {
 		// Without security groups, the instance sees the clients' addresses
 		// or the NLB's own, as the target group says.
-		wg.Go(func() { s.Target.PreserveClientIP, attrsErr = o.PreserveClientIP(ctx, s.Target.ARN) })
+		wg.Go(func() { preserve, attrsErr = o.PreserveClientIP(ctx, t.ARN) })
 	}
 	if full || lb.IsClassic() || len(lb.SecurityGroups) == 0 || (lb.SubnetIn(in.AZ) == "" && lb.VPC == in.VPC) {
 		wg.Go(func() { s.Network, networkErr = o.Network(ctx, in.VPC, full) })
 	}
+	var ports []int32
+	var unrouted bool
 	if full {
-		wg.Go(func() {
-			s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target, false)
-		})
+		wg.Go(func() { ports, unrouted, listenersErr = o.listeners(ctx, lb, t, false) })
 	}
 	wg.Wait()
 	if err := errors.Join(groupsErr, networkErr, listenersErr, attrsErr); err != nil {
 		return s, err
+	}
+	if full {
+		s.Target.ListenerPorts, s.Target.Unrouted = ports, unrouted
+	}
+	if preserve != "" {
+		s.Target.PreserveClientIP = preserve
 	}
 	if s.Network != nil {
 		fillAZs(&s.LoadBalancer, s.Network)
@@ -238,10 +245,14 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	if s.Full {
 		return nil
 	}
-	lb, vpc, network := s.LoadBalancer, s.Instance.VPC, s.Network
+	lb, vpc, network, tgARN := s.LoadBalancer, s.Instance.VPC, s.Network, s.Target.ARN
 	var wg sync.WaitGroup
-	var groupsErr, networkErr, listenersErr, lbErr error
+	var groupsErr, networkErr, listenersErr, lbErr, attrsErr error
 	var fresh state.LoadBalancer
+	var preserve string
+	if s.PathProven && lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && tgARN != "" && s.Target.PreserveClientIP == "" {
+		wg.Go(func() { preserve, attrsErr = o.PreserveClientIP(ctx, tgARN) }) // Observe skipped it with the groups
+	}
 	if s.Cached && lb.ARN != "" && !lb.IsClassic() {
 		wg.Go(func() { fresh, lbErr = o.LoadBalancer(ctx, lb.ARN) })
 	}
@@ -257,8 +268,11 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	}
 	wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target, true) })
 	wg.Wait()
-	if err := errors.Join(groupsErr, networkErr, listenersErr, lbErr); err != nil {
+	if err := errors.Join(groupsErr, networkErr, listenersErr, lbErr, attrsErr); err != nil {
 		return err
+	}
+	if preserve != "" {
+		s.Target.PreserveClientIP = preserve
 	}
 	if fresh.ARN != "" {
 		if !sameSet(fresh.SecurityGroups, lb.SecurityGroups) || fresh.Scheme != lb.Scheme || fresh.VPC != lb.VPC {
