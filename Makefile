@@ -45,8 +45,10 @@ lint: deps
 unit:
 	$(GO) test ./shared/... ./functions/...
 
-## test: lint, then every Go test (unit, and end to end: moto + real bootstrap under the RIE).
+## test: lint, the core's tests under the race detector (its reads run concurrently), then every Go test
+## (unit, and end to end: moto + real bootstrap under the RIE).
 test: lint build-local
+	$(GO) test -race -count=1 ./shared/...
 	BOOTSTRAP_DIR=$(CURDIR)/$(BUILD)/local $(GO) test -count=1 -timeout 15m ./...
 
 ## demo: start a local AWS, attach a private instance to an ALB through the real function, show the result.

@@ -140,12 +140,14 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 	var wg sync.WaitGroup
 	var groupsErr, networkErr, listenersErr, attrsErr error
 	var preserve string
+	readPreserve := needsPreserveClientIP(s) && (full || (!s.PathProven && len(lb.SecurityGroups) == 0))
 	if !s.PathProven {
 		wg.Go(func() { s.InstanceGroups, s.LBGroups, groupsErr = o.groups(ctx, in.SecurityGroups, lb.SecurityGroups) })
 	}
-	if !s.PathProven && lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && t.ARN != "" && !slices.Contains(s.TrafficProtocols(), "udp") {
-		// Without security groups, the instance sees the clients' addresses
-		// or the NLB's own, as the target group says.
+	if readPreserve {
+		// An NLB shows the instance the clients' addresses or its own, as the
+		// target group says: that decides the peers of the rules when it has
+		// no security groups, and of the network ACL checks.
 		wg.Go(func() { preserve, attrsErr = o.PreserveClientIP(ctx, t.ARN) })
 	}
 	if full || lb.IsClassic() || len(lb.SecurityGroups) == 0 || (lb.SubnetIn(in.AZ) == "" && lb.VPC == in.VPC) {
@@ -250,8 +252,8 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	var groupsErr, networkErr, listenersErr, lbErr, attrsErr error
 	var fresh state.LoadBalancer
 	var preserve string
-	if s.PathProven && lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && tgARN != "" && s.Target.PreserveClientIP == "" {
-		wg.Go(func() { preserve, attrsErr = o.PreserveClientIP(ctx, tgARN) }) // Observe skipped it with the groups
+	if needsPreserveClientIP(*s) { // before any goroutine writes to s
+		wg.Go(func() { preserve, attrsErr = o.PreserveClientIP(ctx, tgARN) }) // for the network ACL checks
 	}
 	if s.Cached && lb.ARN != "" && !lb.IsClassic() {
 		wg.Go(func() { fresh, lbErr = o.LoadBalancer(ctx, lb.ARN) })
@@ -291,6 +293,14 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	}
 	s.PathProven, s.Full = false, true
 	return nil
+}
+
+// needsPreserveClientIP reports whether s is an NLB's target group whose
+// client IP preservation is unread and not fixed by its protocol (always on
+// for UDP).
+func needsPreserveClientIP(s state.State) bool {
+	return s.LoadBalancer.Type == state.TypeNetwork && s.Target.ARN != "" && s.Target.PreserveClientIP == "" &&
+		!slices.Contains(s.TrafficProtocols(), "udp")
 }
 
 // sameSet reports whether a and b hold the same strings, in any order.

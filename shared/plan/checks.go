@@ -56,7 +56,7 @@ func (r NACLRule) String() string {
 // (warned about, or fixed with FIX_NACLS), the load balancer's own group
 // towards clients, and the instance's route to a NAT gateway.
 func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
-	missing := MissingNACLRules(s, added)
+	missing := MissingNACLRules(s, cfg.NLBClientCIDRs, added)
 	if cfg.FixNACLs {
 		planNACLFixes(p, missing)
 	} else {
@@ -80,8 +80,11 @@ func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 // on the public subnet, listener ports in from clients, ephemeral ports out to
 // them, the traffic and health-check ports out to the instance subnet and
 // ephemeral ports back; on the instance subnet, those ports in from the
-// public subnet and ephemeral ports out to it.
-func MissingNACLRules(s state.State, added Added) []NACLRule {
+// public subnet and ephemeral ports out to it. When a Network Load Balancer
+// preserves client IPs, the instance sees the clients' own addresses
+// (clients: NLB_CLIENT_CIDRS): its subnet must let the traffic ports in from
+// them, and ephemeral ports out to them, too.
+func MissingNACLRules(s state.State, clients []netip.Prefix, added Added) []NACLRule {
 	n := s.Network
 	if n == nil || len(n.NACLs) == 0 {
 		return nil
@@ -101,25 +104,36 @@ func MissingNACLRules(s state.State, added Added) []NACLRule {
 		want = append(want, NACLRule{ACL: instACL.ID, Subnet: inst.ID, Role: "instance", Proto: proto, Egress: egress, CIDR: cidr, From: from, To: to, Why: why})
 	}
 	fs := flows(s)
-	var protos []string
-	for _, f := range fs {
-		if !slices.Contains(protos, f.proto) {
-			protos = append(protos, f.proto)
-		}
-	}
+	protos := protosOf(fs)
 	for _, proto := range listenerProtocols(s) {
 		for _, lp := range s.Target.ListenerPorts {
 			pub(proto, false, anywhere, lp, lp, "clients to the listener")
 		}
 		pub(proto, true, anywhere, EphemeralFrom, EphemeralTo, "responses to clients")
 	}
+	preserved := s.LoadBalancer.Type == state.TypeNetwork && s.PreservesClientIP()
+	traffic := trafficFlows(s)
 	for _, f := range fs {
 		pub(f.proto, true, inst.CIDR, f.port, f.port, "load balancer to the instance")
-		priv(f.proto, false, pubCIDR, f.port, f.port, "load balancer to the instance")
+		if !preserved || !slices.Contains(traffic, f) || !allCovered([]netip.Prefix{pubCIDR}, clients) {
+			priv(f.proto, false, pubCIDR, f.port, f.port, "load balancer to the instance")
+		}
+		if preserved && slices.Contains(traffic, f) {
+			for _, c := range clients {
+				priv(f.proto, false, c, f.port, f.port, "clients through the load balancer, their IPs preserved")
+			}
+		}
 	}
 	for _, proto := range protos {
 		pub(proto, false, inst.CIDR, EphemeralFrom, EphemeralTo, "instance responses")
-		priv(proto, true, pubCIDR, EphemeralFrom, EphemeralTo, "responses to the load balancer")
+		if !preserved || !allCovered([]netip.Prefix{pubCIDR}, clients) {
+			priv(proto, true, pubCIDR, EphemeralFrom, EphemeralTo, "responses to the load balancer")
+		}
+		if preserved && slices.Contains(protosOf(traffic), proto) {
+			for _, c := range clients {
+				priv(proto, true, c, EphemeralFrom, EphemeralTo, "responses to the clients, their IPs preserved")
+			}
+		}
 	}
 	acls := map[string]state.NACL{pubACL.ID: pubACL, instACL.ID: instACL}
 	var missing []NACLRule
@@ -139,6 +153,16 @@ func MissingNACLRules(s state.State, added Added) []NACLRule {
 		}
 	}
 	return missing
+}
+
+func protosOf(fs []flow) []string {
+	var out []string
+	for _, f := range fs {
+		if !slices.Contains(out, f.proto) {
+			out = append(out, f.proto)
+		}
+	}
+	return out
 }
 
 // publicSubnet returns the load balancer's subnet in the instance's AZ (or the

@@ -309,7 +309,7 @@ func TestNACLFixesRespectDenies(t *testing.T) {
 
 	// Apply the inbound rule: nothing inbound is missing any more.
 	s.Network.NACLs[1].Entries = append(s.Network.NACLs[1].Entries, entry(3, false, "6", 80, 80, "10.0.3.0/27", true))
-	for _, r := range MissingNACLRules(s, Added{}) {
+	for _, r := range MissingNACLRules(s, nil, Added{}) {
 		if !r.Egress {
 			t.Errorf("still missing after the fix: %s", r)
 		}
@@ -317,26 +317,42 @@ func TestNACLFixesRespectDenies(t *testing.T) {
 }
 
 // A UDP target group needs UDP through both network ACLs (and TCP for the
-// health checks); FIX_NACLS adds protocol 17 entries.
+// health checks), from and to the clients themselves, whose IPs a Network
+// Load Balancer always preserves for UDP; FIX_NACLS adds protocol 17 entries.
 func TestNACLChecksUDP(t *testing.T) {
 	s, c := withACLs(base()), config.Default()
 	s.LoadBalancer.Type, s.Target.Protocol, s.Target.Port = state.TypeNetwork, "UDP", 53
+	clients := []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
 	var got []string
-	for _, r := range MissingNACLRules(s, Added{}) {
-		got = append(got, fmt.Sprintf("%s %v %d-%d", r.Proto, r.Egress, r.From, r.To))
+	for _, r := range MissingNACLRules(s, clients, Added{}) {
+		got = append(got, fmt.Sprintf("%s %v %s %d-%d", r.Proto, r.Egress, r.CIDR, r.From, r.To))
 	}
-	want := []string{"udp false 53-53", "tcp false 53-53", "udp true 1024-65535", "tcp true 1024-65535"}
+	want := []string{
+		"udp false 10.0.3.0/27 53-53", "udp false 198.51.100.0/24 53-53", // the NLB's health checks use tcp, but narrow clients do not cover its subnet
+		"tcp false 10.0.3.0/27 53-53",
+		"udp true 10.0.3.0/27 1024-65535", "udp true 198.51.100.0/24 1024-65535",
+		"tcp true 10.0.3.0/27 1024-65535",
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("missing (-want +got):\n%s", diff)
 	}
-	c.FixNACLs = true
+	c.FixNACLs = true // NLB_CLIENT_CIDRS 0.0.0.0/0: it covers the NLB's subnet
 	p, err := Build(s, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Join(p.Lines(), "\n")
-	if want := "+ add network ACL acl-strict rule 2: allow udp/53-53 inbound from 10.0.3.0/27"; !strings.Contains(lines, want) {
-		t.Errorf("plan lacks %q:\n%s", want, lines)
+	for _, want := range []string{
+		"+ add network ACL acl-strict rule 2: allow udp/53-53 inbound from 0.0.0.0/0",
+		"+ add network ACL acl-strict rule 3: allow tcp/53-53 inbound from 10.0.3.0/27",
+		"+ add network ACL acl-strict rule 1: allow udp/1024-65535 outbound to 0.0.0.0/0",
+	} {
+		if !strings.Contains(lines, want) {
+			t.Errorf("plan lacks %q:\n%s", want, lines)
+		}
+	}
+	if strings.Contains(lines, "allow udp/53-53 inbound from 10.0.3.0/27") {
+		t.Errorf("plan adds a rule 0.0.0.0/0 already covers:\n%s", lines)
 	}
 	for _, st := range p.Steps {
 		if st.Op == AddNACLEntry && st.FromPort == 53 && st.Protocol != "17" && st.Protocol != "6" {

@@ -33,7 +33,7 @@ func Diagnose(s state.State, cfg config.Config) ([]Check, Plan) {
 		add("load balancer open to clients", false, "%s", w)
 	}
 	cs = append(cs, securityChecks(s, cfg)...)
-	missing := MissingNACLRules(s, Added{})
+	missing := MissingNACLRules(s, cfg.NLBClientCIDRs, Added{})
 	if pub != "" {
 		add("network ACLs", len(missing) == 0, "%s", naclDetail(missing))
 	}
