@@ -5,6 +5,7 @@
 package attach
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -174,8 +175,10 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 }
 
 // detachUnnamed deregisters the instance from the targets elbattach manages
-// that its tag no longer names. A tag change says only what the tag holds
-// now, so after a new value (web -> api) the instance would stay in web.
+// that its tag no longer names, and from the ports of a named target group
+// other than the one the tag names now. A tag change says only what the tag
+// holds now, so after a new value (web -> api, web@8080 -> web@9090) the
+// instance would stay where it was.
 func (p *Pipeline) detachUnnamed(ctx context.Context, in state.Instance, refs []state.Ref, r *Report) error {
 	found, err := p.Observer.ManagedTargets(ctx, in, p.Config)
 	if err != nil {
@@ -183,11 +186,20 @@ func (p *Pipeline) detachUnnamed(ctx context.Context, in state.Instance, refs []
 	}
 	var errs []error
 	for _, m := range found {
-		if slices.ContainsFunc(refs, func(ref state.Ref) bool { return names(ref, m.Target) }) {
-			continue
+		why := fmt.Sprintf("tag %s no longer names %s", p.Config.TagKey, m.Target.Name)
+		if i := slices.IndexFunc(refs, func(ref state.Ref) bool { return names(ref, m.Target) }); i >= 0 {
+			if m.Target.Ref.Classic {
+				continue // registered without a port
+			}
+			port := cmp.Or(refs[i].Port, m.Target.Port)
+			m.Target.Registrations = slices.DeleteFunc(slices.Clone(m.Target.Registrations), func(reg state.Registration) bool { return reg.Port == port })
+			if !registered(m.Target, in) {
+				continue
+			}
+			why = fmt.Sprintf("tag %s names port %d of %s now", p.Config.TagKey, port, m.Target.Name)
 		}
 		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, r.DryRun, nil)
-		tr.Notes = append(tr.Notes, fmt.Sprintf("tag %s no longer names %s", p.Config.TagKey, m.Target.Name))
+		tr.Notes = append(tr.Notes, why)
 		if err != nil {
 			tr.Error = err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", m.Target.Name, err))
@@ -195,6 +207,14 @@ func (p *Pipeline) detachUnnamed(ctx context.Context, in state.Instance, refs []
 		r.Targets = append(r.Targets, tr)
 	}
 	return errors.Join(errs...)
+}
+
+// registered reports whether the instance (or, in an ip target group, its
+// address) is among t's registrations.
+func registered(t state.Target, in state.Instance) bool {
+	return slices.ContainsFunc(t.Registrations, func(reg state.Registration) bool {
+		return reg.ID == in.ID || (t.TargetType == "ip" && reg.ID == in.PrivateIP)
+	})
 }
 
 // names reports whether ref names target t (by name or ARN; a Classic ELB by

@@ -287,6 +287,22 @@ func TestRetag(t *testing.T) {
 		t.Errorf("changes %q lack %q", r.Changes, want)
 	}
 
+	// A new port for the same target group: registered there, and taken off
+	// the old one.
+	apiPort := "api@9090"
+	w.SetInstanceTag(id, "elbattach:target", &apiPort)
+	r, err = pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: event.SourceTag})
+	if err != nil {
+		t.Fatalf("run: %v\n%+v", err, r)
+	}
+	if ts := w.TargetGroup(api).Targets; len(ts) != 1 || ts[0].Port != 9090 {
+		t.Errorf("after retag api -> api@9090: %+v (changes %q)", ts, r.Changes)
+	}
+	w.SetInstanceTag(id, "elbattach:target", &apiTag)
+	if _, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: event.SourceTag}); err != nil {
+		t.Fatal(err)
+	}
+
 	// A launch event names no old value: it never sweeps.
 	w.Register(site.TG, id, 80)
 	w.ResetCalls()

@@ -211,8 +211,8 @@ func TestDetachPlan(t *testing.T) {
 		t.Errorf("ip target: %q", p.Lines())
 	}
 	ip.Instance.PrivateIP, ip.Instance.State = "", "terminated"
-	if p := BuildDetach(ip.Instance, ip.Target, ip.LoadBalancer, c); len(p.Steps) != 0 || len(p.Warnings) != 1 ||
-		!strings.Contains(p.Warnings[0], "i-1 has no private IP any more (terminated)") {
+	if p := BuildDetach(ip.Instance, ip.Target, ip.LoadBalancer, c); len(p.Steps) != 0 || len(p.Warnings) != 0 ||
+		!strings.Contains(p.Notes[0], "i-1 has no private IP any more (terminated)") {
 		t.Errorf("ip target, instance without an address: %v", p)
 	}
 	s.Target.AllowTag = false

@@ -27,8 +27,10 @@ func BuildDetach(in state.Instance, t state.Target, lb state.LoadBalancer, cfg c
 	if t.TargetType == "ip" {
 		if in.PrivateIP == "" {
 			// A terminated instance has no address left to match; its
-			// shutting-down run deregistered it, unless that run failed.
-			p.warn("%s has no private IP any more (%s): its registration in IP target group %s cannot be found; if its earlier detach failed, deregister its former IP by hand",
+			// shutting-down run deregistered it, unless that run failed
+			// (and went to the dead-letter queue): a note, not a warning,
+			// as every termination comes this way.
+			p.note("%s has no private IP any more (%s): its registration in IP target group %s cannot be looked up; the run for its shutting-down state deregistered it, unless that run failed",
 				in.ID, in.State, p.Target)
 			p.Notes = append(p.Notes, KeptNote)
 			return p
