@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbv2types "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
@@ -235,8 +236,17 @@ func motoDetach(b *testing.B, c *clients) func() step {
 	}
 	ev := sample(b, "instance-stopped.json", in.ID)
 	return func() step {
+		// Registered, then stopped as the event reports (AWS registers only
+		// running instances; a stop event for a running one is stale, and
+		// skipped).
+		if _, err := s.ec2.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{in.ID}}); err != nil {
+			b.Fatal(err)
+		}
 		if _, err := s.elb.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: aws.String(s.alb.TargetGroupARN),
 			Targets: []elbv2types.TargetDescription{{Id: aws.String(in.ID)}}}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.ec2.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{in.ID}}); err != nil {
 			b.Fatal(err)
 		}
 		return step{h: handler(c.pipeline(observe.TargetTTL, 0), c.calls), event: ev}
@@ -307,7 +317,9 @@ func fakeDetach(b *testing.B) func() step {
 	}
 	ev := sample(b, "instance-stopped.json", id)
 	return func() step {
+		w.SetInstanceState(id, "running") // registered, then stopped as the event reports
 		w.Register(site.TG, id, 0)
+		w.SetInstanceState(id, "stopped")
 		w.ResetCalls()
 		return step{h: fakeHandler(w, observe.TargetTTL), event: ev, world: w}
 	}
