@@ -193,7 +193,7 @@ func (p *Pipeline) detachUnnamed(ctx context.Context, in state.Instance, refs []
 			}
 			port := cmp.Or(refs[i].Port, m.Target.Port)
 			m.Target.Registrations = slices.DeleteFunc(slices.Clone(m.Target.Registrations), func(reg state.Registration) bool { return reg.Port == port })
-			if !registered(m.Target, in) {
+			if !observe.RegisteredIn(m.Target, in) {
 				continue
 			}
 			why = fmt.Sprintf("tag %s names port %d of %s now", p.Config.TagKey, port, m.Target.Name)
@@ -207,14 +207,6 @@ func (p *Pipeline) detachUnnamed(ctx context.Context, in state.Instance, refs []
 		r.Targets = append(r.Targets, tr)
 	}
 	return errors.Join(errs...)
-}
-
-// registered reports whether the instance (or, in an ip target group, its
-// address) is among t's registrations.
-func registered(t state.Target, in state.Instance) bool {
-	return slices.ContainsFunc(t.Registrations, func(reg state.Registration) bool {
-		return reg.ID == in.ID || (t.TargetType == "ip" && reg.ID == in.PrivateIP)
-	})
 }
 
 // names reports whether ref names target t (by name or ARN; a Classic ELB by

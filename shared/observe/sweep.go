@@ -75,7 +75,7 @@ func (o *Observer) ManagedTargets(ctx context.Context, in state.Instance, cfg co
 	}
 	var found []Managed
 	for _, t := range groups {
-		if registeredIn(t, in) {
+		if RegisteredIn(t, in) {
 			found = append(found, Managed{Target: t})
 		}
 	}
@@ -186,7 +186,9 @@ func (o *Observer) tagAllowed(ctx context.Context, batch []state.Target) error {
 	return nil
 }
 
-func registeredIn(t state.Target, in state.Instance) bool {
+// RegisteredIn reports whether the instance (or, in an ip target group, its
+// address) is among t's registrations.
+func RegisteredIn(t state.Target, in state.Instance) bool {
 	return slices.ContainsFunc(t.Registrations, func(r state.Registration) bool {
 		return r.ID == in.ID || (t.TargetType == "ip" && r.ID == in.PrivateIP)
 	})
