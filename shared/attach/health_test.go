@@ -92,10 +92,7 @@ func TestWaitHealthy(t *testing.T) {
 		}
 	})
 	t.Run("stays unhealthy: warning and diagnosis", func(t *testing.T) {
-		s := fakeaws.NewSite()
-		id := s.Instance(fakeaws.Zones[0], "web")
-		s.W.AfterCall("elbv2.RegisterTargets", func() { s.W.SetTargetHealth(s.TG, id, 80, "unhealthy", "Target.Timeout") })
-		p := fastPipeline(s.W, nil)
+		id, p := unhealthyAfterRegister()
 		p.Config.WaitHealthy = 20 * time.Millisecond
 		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
 		if err != nil {
@@ -106,10 +103,7 @@ func TestWaitHealthy(t *testing.T) {
 		}
 	})
 	t.Run("the function's deadline ends the wait in time to report", func(t *testing.T) {
-		s := fakeaws.NewSite()
-		id := s.Instance(fakeaws.Zones[0], "web")
-		s.W.AfterCall("elbv2.RegisterTargets", func() { s.W.SetTargetHealth(s.TG, id, 80, "unhealthy", "Target.Timeout") })
-		p := fastPipeline(s.W, nil)
+		id, p := unhealthyAfterRegister()
 		p.Config.WaitHealthy = 14 * time.Minute
 		short, cancel := context.WithTimeout(ctx, 10*time.Second+300*time.Millisecond) // drainMargin + 0.3 s
 		defer cancel()
@@ -122,6 +116,15 @@ func TestWaitHealthy(t *testing.T) {
 			t.Errorf("warnings %v", r.Warnings)
 		}
 	})
+}
+
+// unhealthyAfterRegister is a site whose instance (returned) reads unhealthy
+// once registered, and a pipeline on it.
+func unhealthyAfterRegister() (string, *attach.Pipeline) {
+	s := fakeaws.NewSite()
+	id := s.Instance(fakeaws.Zones[0], "web")
+	s.W.AfterCall("elbv2.RegisterTargets", func() { s.W.SetTargetHealth(s.TG, id, 80, "unhealthy", "Target.Timeout") })
+	return id, fastPipeline(s.W, nil)
 }
 
 // TestClassicOutOfService: a Classic ELB's OutOfService after the wait is
