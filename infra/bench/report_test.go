@@ -52,6 +52,10 @@ var rows = []row{
 		same: "instance, target group, its opt-in tags, load balancer, registration"},
 	{key: "covered-az", title: "first instance in a covered AZ (subnet there, rule missing, not registered)", min: []string{dInst, dTG, dTags, dLB, dTH, dSG, auth, reg},
 		why: "the checklist checks that run whenever something is about to change (subnets and route tables for the NAT-route and ACL checks, the network ACLs, the listener ports against the load balancer's group) and the health read that verifies the registration"},
+	{key: "scale-out-cold", title: "next instance in a covered AZ, cold container (a scale-out launch: its group open already, not registered)", min: []string{dInst, dTG, dTags, dLB, dTH, dSG, reg},
+		why: "the checklist checks that run whenever something is about to change (subnets and route tables for the NAT-route and ACL checks, the network ACLs, the listener ports against the load balancer's group) and the health read that verifies the registration"},
+	{key: "scale-out-warm", title: "next instance in a covered AZ, warm container (it attached the scale-out's previous instance)", min: []string{dInst, dTH, dLB, dSG, reg},
+		why: "the network checks that run whenever something is about to change (subnets, route tables, network ACLs) and the health read that verifies the registration. The target group, its tags and the listeners come from the cache; the load balancer is read again before anything changes (counted in the minimum)"},
 	{key: "new-az", title: "first instance in a new AZ (create subnet, route, add to ALB, rule, register)", min: []string{dInst, dTG, dTags, dLB, dSG, dSub, dRT, cSub, assoc, setSn, auth, reg},
 		why: "the checklist checks that run whenever something is about to change (network ACLs of both subnets, listener ports against the load balancer's group) and the read-back of the ALB's subnets a settle delay after SetSubnets (it replaces the whole list: lost-update protection)"},
 	{key: "new-az-warm", title: "first instance in a new AZ, warm container (it registered an instance of the group in a covered AZ just before; the group is open)", min: []string{dInst, dLB, dSG, dSub, dRT, cSub, assoc, setSn, reg},
@@ -115,7 +119,8 @@ func render(s *store, bins []sizeRow) string {
 		}
 		p("| %s | %s | %s | %d | %s |\n", r.title, callsCell(m), callsCell(f), len(r.min), diff)
 	}
-	if r := rows[4]; d.Scenarios["moto/new-az"] != nil {
+	if i := slices.IndexFunc(rows, func(r row) bool { return r.key == "new-az" }); d.Scenarios["moto/new-az"] != nil {
+		r := rows[i]
 		p("\nMinimum for a new AZ (%d): %s.\n", len(r.min), strings.Join(shortOps(r.min), ", "))
 	}
 	p("\nCalls by operation, moto, one run of each scenario:\n\n")

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ var scenarios = []scenario{
 	{name: "steady-warm", moto: motoSteady(true), fake: fakeSteady(true)},
 	{name: "steady-cold", moto: motoSteady(false), fake: fakeSteady(false)},
 	{name: "covered-az", changes: 2, moto: motoCovered, fake: fakeCovered},
+	{name: "scale-out-cold", changes: 1, moto: motoScaleOut(false), fake: fakeScaleOut(false)},
+	{name: "scale-out-warm", changes: 1, moto: motoScaleOut(true), fake: fakeScaleOut(true)},
 	{name: "new-az", changes: 5, fake: fakeNewAZ}, // on moto: BenchmarkNewAZ (a fresh VPC per run, the settle delay)
 	{name: "detach", changes: 1, moto: motoDetach, fake: fakeDetach},
 }
@@ -161,7 +164,7 @@ func measure(b *testing.B, key string, sc scenario, prepare func() step, settle 
 }
 
 func containerOf(name string) string {
-	if name == "steady-warm" {
+	if strings.HasSuffix(name, "-warm") {
 		return "warm"
 	}
 	return "cold"
@@ -223,6 +226,29 @@ func motoCovered(b *testing.B, c *clients) func() step {
 	return func() step {
 		in := s.instance(b, coveredCIDR, false)
 		return step{h: handler(c.pipeline(observe.TargetTTL, 0), c.calls), event: sample(b, "instance-running.json", in.ID)}
+	}
+}
+
+// motoScaleOut: each run a new instance in the security group of an
+// instance attached before (open to the ALB already), in a private subnet of
+// an AZ the ALB covers, not registered: the common launch of a scale-out.
+// warm runs it on the container that attached the instance before it, cold
+// on a new container.
+func motoScaleOut(warm bool) func(b *testing.B, c *clients) func() step {
+	return func(b *testing.B, c *clients) func() step {
+		s := newSite(b, nil)
+		first := s.instance(b, coveredCIDR, false)
+		h := handler(c.pipeline(observe.TargetTTL, 0), c.calls)
+		if r, err := h.Handle(ctx, sample(b, "instance-running.json", first.ID)); err != nil || len(r.Changes) != 2 {
+			b.Fatalf("attaching the first instance: %v, changes %q", err, r.Changes)
+		}
+		return func() step {
+			next := s.launch(b, coveredCIDR, first.SecurityGroup, 1)[0]
+			if !warm {
+				h = handler(c.pipeline(observe.TargetTTL, 0), c.calls)
+			}
+			return step{h: h, event: sample(b, "instance-running.json", next)}
+		}
 	}
 }
 
@@ -297,6 +323,26 @@ func fakeCovered(b *testing.B) func() step {
 		site := fakeaws.NewSite()
 		id := site.Instance("us-east-1a", "web")
 		return step{h: fakeHandler(site.W, observe.TargetTTL), event: sample(b, "instance-running.json", id), world: site.W}
+	}
+}
+
+func fakeScaleOut(warm bool) func(b *testing.B) func() step {
+	return func(b *testing.B) func() step {
+		site := fakeaws.NewSite()
+		w := site.W
+		h := fakeHandler(w, observe.TargetTTL)
+		first := site.Instance("us-east-1a", "web")
+		if r, err := h.Handle(ctx, sample(b, "instance-running.json", first)); err != nil || len(r.Changes) != 2 {
+			b.Fatalf("attaching the first instance: %v, changes %q", err, r.Changes)
+		}
+		return func() step {
+			next := site.Instance("us-east-1a", "web") // in the same, open, group
+			if !warm {
+				h = fakeHandler(w, observe.TargetTTL)
+			}
+			w.ResetCalls()
+			return step{h: h, event: sample(b, "instance-running.json", next), world: w}
+		}
 	}
 }
 
