@@ -244,6 +244,12 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 				return tr, err
 			}
 			pl, err = plan.Build(s, p.Config)
+			if err == nil && pl.Wants.Any() {
+				if err := p.Observer.Fill(ctx, &s, pl.Wants); err != nil {
+					return tr, err
+				}
+				pl, err = plan.Build(s, p.Config)
+			}
 		}
 		tr.Notes, tr.Warnings = pl.Notes, pl.Warnings
 		if err != nil {
@@ -259,6 +265,9 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 			// The load balancer's subnets the cache holds are out of date
 			// now. Registering and opening groups leave it true.
 			p.Observer.Forget(ref)
+		}
+		if err != nil || changesNetwork(pl) {
+			p.Observer.ForgetNetwork(in.VPC)
 		}
 		if errors.Is(err, apply.ErrStale) && round < maxRounds {
 			p.Log.Info("state changed while applying; observing again", "instance", in.ID, "target", ref.Raw, "round", round, "reason", err.Error())
@@ -281,6 +290,18 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		}
 		return tr, err
 	}
+}
+
+// changesNetwork reports whether pl changes subnets, route tables or
+// network ACLs.
+func changesNetwork(pl plan.Plan) bool {
+	return slices.ContainsFunc(pl.Steps, func(st plan.Step) bool {
+		switch st.Op {
+		case plan.CreateSubnet, plan.CreateRouteTable, plan.AssociateRouteTable, plan.AddNACLEntry:
+			return true
+		}
+		return false
+	})
 }
 
 func addsSubnet(pl plan.Plan) bool {

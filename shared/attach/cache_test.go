@@ -15,8 +15,10 @@ import (
 // TestWarmContainer: one container (one pipeline with the target cache)
 // takes a scale-out's events one after another. Registering and opening the
 // group leave the cache true, so the next events do not read the target
-// group, its tags, the load balancer or its listeners again; adding an AZ
-// makes it forget the load balancer.
+// group, its tags, the load balancer's description or the VPC's network
+// again; adding an AZ makes it forget the load balancer and the network.
+// The listeners are read only by the run that adds an AZ (no network ACL
+// here restricts clients).
 func TestWarmContainer(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
@@ -39,7 +41,7 @@ func TestWarmContainer(t *testing.T) {
 	wantCalls(t, w, "ec2.DescribeInstances",
 		"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth",
 		"ec2.DescribeSecurityGroups",
-		"ec2.DescribeSubnets", "ec2.DescribeRouteTables", "ec2.DescribeNetworkAcls", "elbv2.DescribeListeners",
+		"ec2.DescribeSubnets", "ec2.DescribeRouteTables", "ec2.DescribeNetworkAcls",
 		"ec2.AuthorizeSecurityGroupIngress", "elbv2.RegisterTargets",
 		"elbv2.DescribeTargetHealth") // verify: registered in a covered AZ
 
@@ -48,28 +50,30 @@ func TestWarmContainer(t *testing.T) {
 		t.Fatalf("second run: %d changes, want 1 (register)", n)
 	}
 	wantCalls(t, w, "ec2.DescribeInstances", "elbv2.DescribeTargetHealth", "ec2.DescribeSecurityGroups",
-		"ec2.DescribeSubnets", "ec2.DescribeRouteTables", "ec2.DescribeNetworkAcls", // the checks: network ACLs are not cached
+		// the checks find nothing wrong in the cached network
 		"elbv2.DescribeLoadBalancers", // about to change something: the cached load balancer is read again
 		"elbv2.RegisterTargets", "elbv2.DescribeTargetHealth")
 
 	// The first instance in a new AZ on this warm container: 11 calls
-	// (the group is open already). The load balancer read again before
-	// the changes is fresh enough to write its subnet list as it is.
+	// (the group is open already). The subnets and route tables are read
+	// afresh for the choice of subnet (the checks take the cached ACLs), the
+	// listeners for the health read it skips. The load balancer read again
+	// before the changes is fresh enough to write its subnet list as it is.
 	third := site.Instance("us-east-1c", "web")
 	if n := len(run(third)); n != 4 { // create, associate, add the subnet, register
 		t.Fatalf("new AZ: %d changes, want 4", n)
 	}
 	wantCalls(t, w, "ec2.DescribeInstances", "ec2.DescribeSecurityGroups",
-		"ec2.DescribeSubnets", "ec2.DescribeRouteTables", "ec2.DescribeNetworkAcls",
+		"ec2.DescribeSubnets", "ec2.DescribeRouteTables", "elbv2.DescribeListeners",
 		"ec2.CreateSubnet", "ec2.AssociateRouteTable",
 		"elbv2.DescribeLoadBalancers", "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers",
 		"elbv2.RegisterTargets")
 
-	// The AZ was added: the cached load balancer was forgotten.
+	// The AZ was added: the cached load balancer and network were forgotten.
 	fourth := site.Instance("us-east-1c", "web")
 	run(fourth)
-	if calls := w.Calls(); !slices.Contains(calls, "elbv2.DescribeTargetGroups") || !slices.Contains(calls, "elbv2.DescribeListeners") {
-		t.Errorf("after adding an AZ the target was not read again: %v", calls)
+	if calls := w.Calls(); !slices.Contains(calls, "elbv2.DescribeTargetGroups") || !slices.Contains(calls, "ec2.DescribeSubnets") {
+		t.Errorf("after adding an AZ the target and the network were not read again: %v", calls)
 	}
 
 	// A stop on the warm container: the instance, its registrations, the

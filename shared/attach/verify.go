@@ -27,12 +27,13 @@ const pollEvery = 5 * time.Second
 // Unhealthy after the wait is a warning that comes with the diagnosis.
 //
 // Not waiting, a run that added the instance's AZ reads nothing when a
-// listener or rule forwards to the target group: apply read the AZ back on
+// listener or rule forwards to the target group (read, not assumed: see
+// observe.Complete): apply read the AZ back on
 // the load balancer after the settle delay, so neither cause of a NotInUse
 // holds, and a target registered a moment ago reads initial. With no
 // listener forwarding, it reads, and NotInUse fails the run.
 func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *TargetReport) error {
-	if p.Config.WaitHealthy == 0 && addsSubnet(pl) && !s.Target.Unrouted {
+	if p.Config.WaitHealthy == 0 && addsSubnet(pl) && s.Target.ListenersRead && !s.Target.Unrouted {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("health not read: %s was just added to %s and read back there; a new target starts initial (WAIT_HEALTHY_SECONDS waits for healthy)",
 			s.Instance.AZ, s.LoadBalancer.Name))
 		return nil

@@ -23,10 +23,19 @@ import (
 // added an AZ reads health: a group cached as routed that lost its listener
 // meanwhile shows as NotInUse to the next run that reads its health, such as
 // a replay or the reconcile).
-// Registrations, security group rules and network ACLs are never cached. The
-// pipeline forgets a target when it changed the load balancer's subnets, or
-// a run failed; registering the instance or opening a security group leaves
-// what is cached true.
+// Registrations and security group rules are never cached. The pipeline
+// forgets a target when it changed the load balancer's subnets, or a run
+// failed; registering the instance or opening a security group leaves what
+// is cached true.
+//
+// A VPC's network (subnets, route tables, network ACLs) is cached for as long
+// once a run about to change something read it, for the checks only: a
+// missing network ACL rule found in it is read again before it is reported
+// or fixed, so a cached network can only hide, for up to 30 s, an ACL broken
+// meanwhile; the NAT-route warning (advice beyond the checklist) may rest on
+// route tables up to 30 s old. A decision (the public subnet of a new AZ,
+// the peers of an NLB without security groups) always reads the network
+// afresh, and the pipeline forgets it when it changed the network.
 const TargetTTL = 30 * time.Second
 
 type cachedTarget struct {
@@ -44,10 +53,45 @@ type listenerFacts struct {
 	unrouted bool
 }
 
-// targetCache maps a target reference to what was read about it.
+// targetCache maps a target reference to what was read about it, and a VPC
+// to its network.
 type targetCache struct {
-	mu sync.Mutex
-	m  map[string]cachedTarget
+	mu       sync.Mutex
+	m        map[string]cachedTarget
+	networks map[string]cachedNetwork
+}
+
+type cachedNetwork struct {
+	n  *state.Network
+	at time.Time
+}
+
+// network returns a shallow copy of vpc's cached network (nil: none fresh).
+func (c *targetCache) network(vpc string, ttl time.Duration) *state.Network {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.networks[vpc]
+	if !ok || time.Since(e.at) > ttl {
+		return nil
+	}
+	n := *e.n
+	return &n
+}
+
+func (c *targetCache) putNetwork(vpc string, n *state.Network) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.networks == nil {
+		c.networks = map[string]cachedNetwork{}
+	}
+	cp := *n
+	c.networks[vpc] = cachedNetwork{n: &cp, at: time.Now()}
+}
+
+func (c *targetCache) forgetNetwork(vpc string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.networks, vpc)
 }
 
 func (c *targetCache) get(key string, ttl time.Duration) (state.Target, state.LoadBalancer, bool) {

@@ -37,7 +37,7 @@ func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, st
 		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("describing classic load balancer %s, %w", ref.Name, err)
 	}
 	d := out.LoadBalancerDescriptions[0]
-	t := state.Target{Ref: ref, Name: aws.ToString(d.LoadBalancerName), TargetType: "instance", VPC: aws.ToString(d.VPCId)}
+	t := state.Target{Ref: ref, Name: aws.ToString(d.LoadBalancerName), TargetType: "instance", VPC: aws.ToString(d.VPCId), ListenersRead: true}
 	for _, l := range d.ListenerDescriptions {
 		if l.Listener == nil {
 			continue

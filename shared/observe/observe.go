@@ -163,7 +163,7 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 		return s, err
 	}
 	if full {
-		s.Target.ListenerPorts, s.Target.Unrouted = ports, unrouted
+		s.Target.ListenerPorts, s.Target.Unrouted, s.Target.ListenersRead = ports, unrouted, true
 	}
 	if preserve != "" {
 		s.Target.PreserveClientIP = preserve
@@ -243,15 +243,29 @@ func (o *Observer) Instance(ctx context.Context, id string) (state.Instance, err
 // that came from the cache is read again: nothing is changed on the word of
 // a cached one. When its security groups, scheme or VPC moved, Complete
 // forgets the target and returns ErrCacheStale.
+//
+// Two reads wait until a decision needs them. The listener ports are read
+// when the run adds the instance's AZ (whether a listener forwards to the
+// group decides whether it reads the target's health afterwards) or a warm
+// container has them; else only when the plan wants them (state.Wants: a
+// network ACL that does not let every port in from clients). A warm
+// container's network, when it knows the instance's subnet and the load
+// balancer's there, serves the checks (s.NetworkCached); a missing ACL rule
+// found in it is read again afresh before it is reported or fixed. Both go
+// through Fill.
 func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	if s.Full {
 		return nil
 	}
-	lb, vpc, network, tgARN := s.LoadBalancer, s.Instance.VPC, s.Network, s.Target.ARN
+	lb, vpc, network, tgARN, t := s.LoadBalancer, s.Instance.VPC, s.Network, s.Target.ARN, s.Target
 	var wg sync.WaitGroup
 	var groupsErr, networkErr, listenersErr, lbErr, attrsErr error
 	var fresh state.LoadBalancer
 	var preserve string
+	var ports []int32
+	var unrouted, listened bool
+	cachedNet := o.cachedNetwork(vpc, s.Instance.Subnet, lb.SubnetIn(s.Instance.AZ))
+	naclsCached := network != nil && cachedNet != nil && knowsAll(cachedNet, network.Subnets)
 	if needsPreserveClientIP(*s) { // before any goroutine writes to s
 		wg.Go(func() { preserve, attrsErr = o.PreserveClientIP(ctx, tgARN) }) // for the network ACL checks
 	}
@@ -263,16 +277,32 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 			s.InstanceGroups, s.LBGroups, groupsErr = o.groups(ctx, s.Instance.SecurityGroups, lb.SecurityGroups)
 		})
 	}
-	if network == nil {
-		wg.Go(func() { network, networkErr = o.Network(ctx, vpc, true) })
-	} else {
+	switch {
+	case naclsCached: // read for a decision; the checks take the cached ACLs
+		network.NACLs = cachedNet.NACLs
+	case network != nil: // read for a decision; the checks add its ACLs
 		wg.Go(func() { network.NACLs, networkErr = o.NACLs(ctx, vpc) })
+	case cachedNet != nil:
+		network = cachedNet
+	default:
+		wg.Go(func() { network, networkErr = o.freshNetwork(ctx, vpc) })
 	}
-	wg.Go(func() { s.Target.ListenerPorts, s.Target.Unrouted, listenersErr = o.listeners(ctx, lb, s.Target, true) })
+	switch {
+	case t.ListenersRead:
+	case lb.SubnetIn(s.Instance.AZ) == "":
+		listened = true
+		wg.Go(func() { ports, unrouted, listenersErr = o.listeners(ctx, lb, t, true) })
+	default:
+		ports, unrouted, listened = o.cachedListeners(lb, t)
+	}
 	wg.Wait()
 	if err := errors.Join(groupsErr, networkErr, listenersErr, lbErr, attrsErr); err != nil {
 		return err
 	}
+	if listened {
+		s.Target.ListenerPorts, s.Target.Unrouted, s.Target.ListenersRead = ports, unrouted, true
+	}
+	s.NetworkCached, s.NACLsCached = s.Network == nil && cachedNet != nil, naclsCached
 	if preserve != "" {
 		s.Target.PreserveClientIP = preserve
 	}
@@ -308,6 +338,96 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
+// Fill reads what a plan built on s wants and s lacks (see Complete): the
+// listener ports, the network (or its ACLs) afresh.
+func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) error {
+	var wg sync.WaitGroup
+	var listenersErr, networkErr error
+	var ports []int32
+	var unrouted bool
+	var network *state.Network
+	var acls []state.NACL
+	readListeners := w.ListenerPorts && !s.Target.ListenersRead
+	readNetwork, readACLs := w.FreshNetwork && s.NetworkCached, w.FreshNetwork && s.NACLsCached
+	lb, t, vpc := s.LoadBalancer, s.Target, s.Instance.VPC
+	if readListeners {
+		wg.Go(func() { ports, unrouted, listenersErr = o.listeners(ctx, lb, t, true) })
+	}
+	if readNetwork {
+		wg.Go(func() { network, networkErr = o.freshNetwork(ctx, vpc) })
+	}
+	if readACLs {
+		wg.Go(func() { acls, networkErr = o.NACLs(ctx, vpc) })
+	}
+	wg.Wait()
+	if err := errors.Join(listenersErr, networkErr); err != nil {
+		return err
+	}
+	if readListeners {
+		s.Target.ListenerPorts, s.Target.Unrouted, s.Target.ListenersRead = ports, unrouted, true
+	}
+	if readNetwork {
+		s.Network, s.NetworkCached = network, false
+		fillAZs(&s.LoadBalancer, s.Network)
+	}
+	if readACLs {
+		s.Network.NACLs, s.NACLsCached = acls, false
+	}
+	return nil
+}
+
+// knowsAll reports whether n knows each of subnets (none was created since
+// it was read).
+func knowsAll(n *state.Network, subnets []state.Subnet) bool {
+	for _, sub := range subnets {
+		if _, ok := n.Subnet(sub.ID); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// freshNetwork reads the VPC's network with its ACLs, and caches it in a
+// warm container.
+func (o *Observer) freshNetwork(ctx context.Context, vpc string) (*state.Network, error) {
+	n, err := o.Network(ctx, vpc, true)
+	if err == nil && o.TTL > 0 {
+		o.cache.putNetwork(vpc, n)
+	}
+	return n, err
+}
+
+// cachedNetwork returns a copy of the VPC's cached network when it knows
+// each of subnets ("" skipped), else nil.
+func (o *Observer) cachedNetwork(vpc string, subnets ...string) *state.Network {
+	if o.TTL <= 0 {
+		return nil
+	}
+	n := o.cache.network(vpc, o.TTL)
+	if n == nil {
+		return nil
+	}
+	for _, id := range subnets {
+		if _, ok := n.Subnet(id); id != "" && !ok {
+			return nil
+		}
+	}
+	return n
+}
+
+// ForgetNetwork drops the cached network of vpc.
+func (o *Observer) ForgetNetwork(vpc string) { o.cache.forgetNetwork(vpc) }
+
+// cachedListeners returns a warm container's listener facts of an ELBv2
+// target; ok is false when it holds none.
+func (o *Observer) cachedListeners(lb state.LoadBalancer, t state.Target) (ports []int32, unrouted, ok bool) {
+	if o.TTL <= 0 || lb.ARN == "" {
+		return nil, false, false
+	}
+	f, ok := o.cache.listeners(t.Ref.Raw, lb.ARN, o.TTL)
+	return slices.Clone(f.ports), f.unrouted, ok
+}
+
 // listeners returns an ELBv2 target's listener ports and whether no listener
 // forwards to it, through the target cache when cached (a Classic ELB's
 // ports come with its description: t's are returned as they are).
@@ -319,10 +439,8 @@ func (o *Observer) listeners(ctx context.Context, lb state.LoadBalancer, t state
 		ports, forwards, err := o.Listeners(ctx, lb.ARN, t.ARN)
 		return ports, !forwards, err
 	}
-	if o.TTL > 0 {
-		if f, ok := o.cache.listeners(t.Ref.Raw, lb.ARN, o.TTL); ok {
-			return slices.Clone(f.ports), f.unrouted, nil
-		}
+	if ports, unrouted, ok := o.cachedListeners(lb, t); ok {
+		return ports, unrouted, nil
 	}
 	ports, forwards, err := o.Listeners(ctx, lb.ARN, t.ARN)
 	if err == nil && o.TTL > 0 {

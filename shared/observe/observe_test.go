@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -216,18 +217,20 @@ func TestClassic(t *testing.T) {
 	}
 }
 
-// TestComplete: Complete adds the network ACLs and the listener ports, and
-// reads the network itself only when Observe did not.
+// TestComplete: Complete adds the network ACLs, and reads the network itself
+// only when Observe did not; it reads the listener ports only for a run that
+// adds the AZ (in a covered AZ they wait for a plan that wants them: Fill).
 func TestComplete(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
 	o := observer(w)
 	for _, tc := range []struct {
-		az   string
-		want []string
+		az    string
+		want  []string
+		ports []int32
 	}{
-		{"us-east-1a", append(append([]string{}, network...), "ec2.DescribeNetworkAcls", "elbv2.DescribeListeners")},
-		{"us-east-1c", []string{"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners"}},
+		{"us-east-1a", append(append([]string{}, network...), "ec2.DescribeNetworkAcls"), nil},
+		{"us-east-1c", []string{"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners"}, []int32{80}},
 	} {
 		s, _ := observeCalls(t, w, site.Instance(tc.az, "web"), "web", false)
 		w.ResetCalls()
@@ -235,8 +238,10 @@ func TestComplete(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantCalls(t, w.Calls(), tc.want...)
-		if !s.Full || !cmp.Equal(s.Target.ListenerPorts, []int32{80}) || len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
-			t.Errorf("%s: completed state: full %v, listeners %v, network %+v", tc.az, s.Full, s.Target.ListenerPorts, s.Network)
+		if !s.Full || !cmp.Equal(s.Target.ListenerPorts, tc.ports) || s.Target.ListenersRead != (tc.ports != nil) || s.NetworkCached ||
+			len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
+			t.Errorf("%s: completed state: full %v, listeners %v (read %v), network (cached %v) %+v", tc.az, s.Full,
+				s.Target.ListenerPorts, s.Target.ListenersRead, s.NetworkCached, s.Network)
 		}
 		if acl := s.Network.NACLs[0]; len(acl.Entries) != 4 || len(acl.Subnets) != 7 {
 			t.Errorf("default ACL: %+v", acl)
@@ -248,6 +253,101 @@ func TestComplete(t *testing.T) {
 	}
 	_, calls := observeCalls(t, w, site.Instance("us-east-1a", "web"), "web", true)
 	wantCalls(t, calls, append(append(append([]string{}, minimal...), network...), "ec2.DescribeNetworkAcls", "elbv2.DescribeListeners")...)
+}
+
+// TestFill: what a plan wants is read once: the listener ports, the network
+// afresh in place of a cached one; what s has already is not read again.
+func TestFill(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	o := observer(w)
+	s, _ := observeCalls(t, w, site.Instance("us-east-1a", "web"), "web", false)
+	if err := o.Complete(ctx, &s); err != nil {
+		t.Fatal(err)
+	}
+	w.ResetCalls()
+	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true, FreshNetwork: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w.Calls(), "elbv2.DescribeListeners") // the network is fresh already
+	if !s.Target.ListenersRead || !cmp.Equal(s.Target.ListenerPorts, []int32{80}) {
+		t.Errorf("listeners: %v (read %v)", s.Target.ListenerPorts, s.Target.ListenersRead)
+	}
+	w.ResetCalls()
+	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true}); err != nil || len(w.Calls()) != 0 {
+		t.Errorf("Fill of what s has called %v (%v)", w.Calls(), err)
+	}
+}
+
+// TestNetworkCache: a warm container reuses the network a run about to
+// change something read, for the checks of the next run in a subnet it
+// knows; it reads afresh for a subnet it does not know, after ForgetNetwork,
+// and when a plan wants it (Fill).
+func TestNetworkCache(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	o := observer(w)
+	o.TTL = observe.TargetTTL
+	complete := func(id string) state.State {
+		t.Helper()
+		in, err := o.Instance(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := o.Observe(ctx, in, ref(t, "web"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.ResetCalls()
+		if err := o.Complete(ctx, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := complete(site.Instance("us-east-1a", "web"))
+	if s.NetworkCached || !slices.Contains(w.Calls(), "ec2.DescribeNetworkAcls") {
+		t.Fatalf("first run: cached %v, calls %v", s.NetworkCached, w.Calls())
+	}
+	s = complete(site.Instance("us-east-1a", "web"))
+	wantCalls(t, w.Calls(), "elbv2.DescribeLoadBalancers") // the cached load balancer, read again before a change
+	if !s.NetworkCached || len(s.Network.NACLs) != 1 || s.LoadBalancer.SubnetIn("us-east-1a") == "" {
+		t.Errorf("second run: cached %v, network %+v, load balancer %+v", s.NetworkCached, s.Network, s.LoadBalancer)
+	}
+	w.ResetCalls()
+	if err := o.Fill(ctx, &s, state.Wants{FreshNetwork: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w.Calls(), append(append([]string{}, network...), "ec2.DescribeNetworkAcls")...)
+	if s.NetworkCached || len(s.Network.Subnets) != 7 {
+		t.Errorf("after Fill: cached %v, network %+v", s.NetworkCached, s.Network)
+	}
+
+	// A new AZ: the subnets and route tables are read for the choice of
+	// subnet, the checks take the cached ACLs, and Fill reads the ACLs alone.
+	s = complete(site.Instance("us-east-1c", "web"))
+	if s.NetworkCached || !s.NACLsCached || slices.Contains(w.Calls(), "ec2.DescribeNetworkAcls") || len(s.Network.NACLs) != 1 {
+		t.Errorf("new AZ: cached %v, ACLs cached %v, calls %v", s.NetworkCached, s.NACLsCached, w.Calls())
+	}
+	w.ResetCalls()
+	if err := o.Fill(ctx, &s, state.Wants{FreshNetwork: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w.Calls(), "ec2.DescribeNetworkAcls")
+	if s.NACLsCached || len(s.Network.NACLs) != 1 || len(s.Network.Subnets) != 7 {
+		t.Errorf("new AZ after Fill: ACLs cached %v, network %+v", s.NACLsCached, s.Network)
+	}
+
+	// A subnet created after the network was cached: read afresh.
+	sub := w.AddSubnet(site.VPC, "us-east-1a", "10.0.20.0/24")
+	s = complete(w.AddInstance(sub, fakeaws.Groups(site.AppGroup), fakeaws.Tag("elbattach:target", "web")))
+	if s.NetworkCached || !slices.Contains(w.Calls(), "ec2.DescribeSubnets") {
+		t.Errorf("unknown subnet: cached %v, calls %v", s.NetworkCached, w.Calls())
+	}
+	o.ForgetNetwork(site.VPC)
+	s = complete(site.Instance("us-east-1a", "web"))
+	if s.NetworkCached || !slices.Contains(w.Calls(), "ec2.DescribeSubnets") {
+		t.Errorf("after ForgetNetwork: cached %v, calls %v", s.NetworkCached, w.Calls())
+	}
 }
 
 func TestNotFound(t *testing.T) {

@@ -55,8 +55,20 @@ func (r NACLRule) String() string {
 // planChecks looks at what elbattach does not manage by default: network ACLs
 // (warned about, or fixed with FIX_NACLS), the load balancer's own group
 // towards clients, and the instance's route to a NAT gateway.
+//
+// Two of its inputs may be missing or old (see observe.Complete); the plan
+// then wants them: the listener ports, when the load balancer's subnet's ACL
+// does not let every port in from clients; and the network afresh, when a
+// rule is missing from cached network ACLs (the NAT-route warning, advice,
+// may come from cached route tables).
 func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 	missing := MissingNACLRules(s, cfg.NLBClientCIDRs, added)
+	if (s.NetworkCached || s.NACLsCached) && len(missing) > 0 {
+		p.Wants.FreshNetwork = true
+	}
+	if !s.Target.ListenersRead && !openToClients(s, added) {
+		p.Wants.ListenerPorts = true
+	}
 	if cfg.FixNACLs {
 		planNACLFixes(p, missing)
 	} else {
@@ -74,6 +86,25 @@ func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 		p.warn("%s", w)
 	}
 	return nil
+}
+
+// openToClients reports whether the network ACL of the load balancer's
+// subnet in the instance's AZ (or of the one the plan adds) lets every port
+// in from anywhere, for each protocol clients use: then which ports the
+// listeners have does not matter to the checks.
+func openToClients(s state.State, added Added) bool {
+	n := s.Network
+	if n == nil || len(n.NACLs) == 0 {
+		return true
+	}
+	pubID, _ := publicSubnet(s, added)
+	acl, _ := n.NACLOf(pubID)
+	for _, proto := range listenerProtocols(s) {
+		if !NACLAllowsProto(acl, proto, false, anywhere, 1, 65535) {
+			return false
+		}
+	}
+	return true
 }
 
 // MissingNACLRules lists the network ACL rules the path needs and lacks:

@@ -360,3 +360,51 @@ func TestNACLChecksUDP(t *testing.T) {
 		}
 	}
 }
+
+// TestWants: a plan says what it was built without and needs. Cached network
+// facts serve the checks while they find nothing, and never a choice of
+// subnet; the listener ports matter only behind an ACL that does not let
+// every port in from clients.
+func TestWants(t *testing.T) {
+	build := func(s state.State) Plan {
+		t.Helper()
+		p, err := Build(s, config.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	open := withACLs(base())
+	open.Network.NACLs = open.Network.NACLs[:1] // the default ACL alone: everything allowed
+	if p := build(open); p.Wants.Any() || len(p.Warnings) != 1 {
+		t.Errorf("open ACLs, listeners unread: wants %+v, warnings %q (want the NAT warning alone)", p.Wants, p.Warnings)
+	}
+	open.NetworkCached = true // the NAT-route warning may come from cached route tables
+	if p := build(open); p.Wants.Any() || len(p.Warnings) != 1 {
+		t.Errorf("open ACLs, cached network: wants %+v, warnings %q (want the NAT warning alone)", p.Wants, p.Warnings)
+	}
+	cached := base() // us-east-1c is not on the load balancer: a subnet is to be chosen
+	cached.Full, cached.NetworkCached = true, true
+	if p := build(cached); !p.Wants.FreshNetwork || slices.ContainsFunc(p.Steps, func(st Step) bool { return st.Op == AddSubnet }) {
+		t.Errorf("a new AZ on a cached network: wants %+v, steps %v", p.Wants, p.Lines())
+	}
+	cached.NetworkCached = false
+	if p := build(cached); p.Wants.Any() || !slices.ContainsFunc(p.Steps, func(st Step) bool { return st.Op == AddSubnet }) {
+		t.Errorf("a new AZ on a fresh network: wants %+v, steps %v", p.Wants, p.Lines())
+	}
+	covered := withACLs(base())
+	covered.NetworkCached, covered.Instance.AZ = true, "us-east-1a"
+	if p := build(covered); !p.Wants.FreshNetwork {
+		t.Errorf("findings in a cached network: wants %+v, warnings %q", p.Wants, p.Warnings)
+	}
+	strict := withACLs(base())
+	strict.Instance.AZ = "us-east-1a"
+	strict.Network.NACLs[1].Subnets = []string{"subnet-pa"} // the public subnet: port 22 from the VPC alone
+	if p := build(strict); !p.Wants.ListenerPorts || p.Wants.FreshNetwork {
+		t.Errorf("strict public ACL, listeners unread: wants %+v", p.Wants)
+	}
+	strict.Target.ListenersRead, strict.Target.ListenerPorts = true, []int32{443}
+	if p := build(strict); p.Wants.Any() || !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "inbound tcp/443 from 0.0.0.0/0") }) {
+		t.Errorf("strict public ACL, listeners read: wants %+v, warnings %q", p.Wants, p.Warnings)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/elbattach/elbattach/shared/state"
 )
 
 // Op is the kind of a step.
@@ -141,6 +143,9 @@ type Plan struct {
 	// Notes say what was already in place, so a no-op plan explains itself.
 	Notes    []string `json:"notes,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
+	// Wants is what the plan was built without and needs: the pipeline
+	// reads it (observe.Fill) and builds the plan again.
+	Wants state.Wants `json:"-"`
 }
 
 // Lines returns the steps printed one per line.

@@ -41,6 +41,12 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (Added, error) {
 	if n == nil {
 		return Added{}, fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
 	}
+	if s.NetworkCached {
+		// Read for the checks while the (cached) load balancer had the AZ;
+		// a subnet is chosen on a fresh read only.
+		p.Wants.FreshNetwork = true
+		return Added{}, nil
+	}
 	add := Step{Op: AddSubnet, AZ: az, LoadBalancer: lbID(lb), LoadBalancerType: lb.Type, ListRead: lb.ReadAt}
 	if sub, ok := reusable(n, az); ok {
 		p.note("reusing public subnet %s (%s) in %s", sub.ID, sub.CIDR, az)

@@ -33,7 +33,30 @@ type State struct {
 	// warm container's cache (observe reads the load balancer again before
 	// anything is changed).
 	Cached bool `json:"cached,omitempty"`
+	// NetworkCached is true when Network came from a warm container's cache:
+	// it serves the checks only, and a network ACL check that finds a rule
+	// missing in it wants it read afresh (Wants.FreshNetwork) before saying
+	// so.
+	NetworkCached bool `json:"network-cached,omitempty"`
+	// NACLsCached is true when the network ACLs alone came from the cache
+	// (the subnets and route tables were read for a decision): the same
+	// holds for them.
+	NACLsCached bool `json:"nacls-cached,omitempty"`
 }
+
+// Wants names what a plan was built without and would need: the pipeline
+// reads it and plans again (observe.Fill).
+type Wants struct {
+	// ListenerPorts: the network ACL of the load balancer's subnet does not
+	// let every port in from clients, so the check needs the listener ports.
+	ListenerPorts bool `json:"listener-ports,omitempty"`
+	// FreshNetwork: a decision needs the network, or a network ACL check
+	// found a rule missing, and the network (or its ACLs) is a cached one.
+	FreshNetwork bool `json:"fresh-network,omitempty"`
+}
+
+// Any reports whether w wants anything.
+func (w Wants) Any() bool { return w.ListenerPorts || w.FreshNetwork }
 
 // Instance is an EC2 instance.
 type Instance struct {
@@ -62,11 +85,16 @@ type Target struct {
 	// InstancePorts are a Classic ELB's listener instance ports.
 	InstancePorts []int32 `json:"instance-ports,omitempty"`
 	// ListenerPorts are the ports clients connect to on the load balancer
-	// (read with the full state).
+	// (read with the full state, see ListenersRead).
 	ListenerPorts []int32 `json:"listener-ports,omitempty"`
 	// Unrouted is true when no listener or rule forwards to the target
-	// group (read with the full state).
+	// group (read with the listener ports).
 	Unrouted bool `json:"unrouted,omitempty"`
+	// ListenersRead is true when ListenerPorts and Unrouted were read (a
+	// Classic ELB's come with its description). A run about to change
+	// something reads them only when a decision needs them (see
+	// observe.Complete, Wants).
+	ListenersRead bool `json:"listeners-read,omitempty"`
 	// PreserveClientIP is the target group's preserve_client_ip.enabled,
 	// "true" or "false" (read for an NLB without security groups; "" when not
 	// read).
