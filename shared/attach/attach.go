@@ -243,13 +243,7 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 			if err != nil {
 				return tr, err
 			}
-			pl, err = plan.Build(s, p.Config)
-			if err == nil && pl.Wants.Any() {
-				if err := p.Observer.Fill(ctx, &s, pl.Wants); err != nil {
-					return tr, err
-				}
-				pl, err = plan.Build(s, p.Config)
-			}
+			pl, err = p.build(ctx, &s)
 		}
 		tr.Notes, tr.Warnings = pl.Notes, pl.Warnings
 		if err != nil {
@@ -290,6 +284,24 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		}
 		return tr, err
 	}
+}
+
+// build builds the plan on the completed state s, reading first what the
+// plan wants and s lacks (observe.Fill) and building it again: a fresh
+// network can make the checks want the listener ports. Fill reads each want
+// once, so two passes settle it.
+func (p *Pipeline) build(ctx context.Context, s *state.State) (plan.Plan, error) {
+	pl, err := plan.Build(*s, p.Config)
+	for pass := 1; err == nil && pl.Wants.Any(); pass++ {
+		if pass > 2 {
+			return pl, fmt.Errorf("internal: the plan still wants %+v after reading it", pl.Wants)
+		}
+		if err := p.Observer.Fill(ctx, s, pl.Wants); err != nil {
+			return pl, err
+		}
+		pl, err = plan.Build(*s, p.Config)
+	}
+	return pl, err
 }
 
 // changesNetwork reports whether pl changes subnets, route tables or

@@ -69,7 +69,9 @@ func TestWarmContainer(t *testing.T) {
 		"elbv2.DescribeLoadBalancers", "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers",
 		"elbv2.RegisterTargets")
 
-	// The AZ was added: the cached load balancer and network were forgotten.
+	// The AZ was added: the cached load balancer was forgotten, and the
+	// network read again (its new subnet is one the cache does not know;
+	// TestChangedNetworkForgotten shows the forgetting itself).
 	fourth := site.Instance("us-east-1c", "web")
 	run(fourth)
 	if calls := w.Calls(); !slices.Contains(calls, "elbv2.DescribeTargetGroups") || !slices.Contains(calls, "ec2.DescribeSubnets") {

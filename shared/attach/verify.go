@@ -72,8 +72,10 @@ func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *
 	}
 	if p.Config.WaitHealthy > 0 && !isHealthy(reg) {
 		tr.Warnings = append(tr.Warnings, fmt.Sprintf("%s is %s after %s: %s %s", s.TargetID(), reg.State, wait, reg.Reason, reg.Description))
-		if err := p.Observer.Complete(ctx, &s); err == nil {
-			tr.Diagnosis, _ = plan.Diagnose(s, p.Config)
+		// The diagnosis reads everything afresh, as diagnose does: the run's
+		// state may hold cached network facts and no listener ports.
+		if fresh, err := p.Observer.Observe(ctx, s.Instance, s.Target.Ref, true); err == nil {
+			tr.Diagnosis, _ = plan.Diagnose(fresh, p.Config)
 		}
 	}
 	return nil

@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elbattach/elbattach/shared/attach"
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/state"
 )
 
 // restrictClients moves the ALB's public subnet in us-east-1a to a network
@@ -76,5 +78,109 @@ func TestCachedNetworkFinding(t *testing.T) {
 	}
 	if w := run(); listenerWarning(w) || s.W.Count("ec2.DescribeNetworkAcls") != 0 {
 		t.Errorf("third run: warnings %q, calls %v: want the fresh network from the cache", w, s.W.Calls())
+	}
+}
+
+// TestWantsAfterFill: the fresh network Fill reads can make the plan want
+// more (here: a finding in the cached instance ACL sends the run for a fresh
+// network, which shows the public subnet's ACL now restricting clients): the
+// pipeline reads that too before it plans, warns and fixes.
+func TestWantsAfterFill(t *testing.T) {
+	for _, fix := range []bool{false, true} {
+		s := fakeaws.NewSite()
+		priv := s.W.AddNACL(s.VPC, fakeaws.Subnets(s.Private["us-east-1a"]))
+		for _, e := range []fakeaws.NACLEntry{
+			{Number: 100, Protocol: "-1", CIDR: "0.0.0.0/0", Allow: true},
+			{Number: 50, Egress: true, Protocol: "6", CIDR: "10.0.0.0/27", From: 1024, To: 2000}, // the operator's deny: a warning, even with FIX_NACLS
+			{Number: 100, Egress: true, Protocol: "-1", CIDR: "0.0.0.0/0", Allow: true},
+		} {
+			s.W.AddNACLEntry(priv, e)
+		}
+		p := pipeline(s.W, time.Millisecond)
+		p.Config.FixNACLs = fix
+		p.Observer.TTL = observe.TargetTTL
+		run := func() attach.Report {
+			t.Helper()
+			s.W.ResetCalls()
+			r, err := p.Run(ctx, event.Trigger{InstanceID: s.Instance("us-east-1a", "web"), Action: event.Attach, Origin: "aws.ec2 running"})
+			if err != nil {
+				t.Fatalf("run: %v\nreport: %+v", err, r)
+			}
+			return r
+		}
+		run() // caches the network
+		restrictClients(s)
+		r := run()
+		fixed := slices.ContainsFunc(r.Changes, func(c string) bool { return strings.Contains(c, "allow tcp/80-80 inbound from 0.0.0.0/0") })
+		if (fix && !fixed) || (!fix && !listenerWarning(r.Warnings)) || s.W.Count("elbv2.DescribeListeners") != 1 {
+			t.Errorf("FIX_NACLS=%v: changes %q, warnings %q, calls %v: want the listener port's rule fixed or warned about",
+				fix, r.Changes, r.Warnings, s.W.Calls())
+		}
+	}
+}
+
+// TestUnhealthyDiagnosisFresh: the diagnosis that comes with a target still
+// unhealthy after WAIT_HEALTHY_SECONDS reads everything afresh, not the warm
+// container's cached network: an ACL the operator fixed meanwhile passes.
+func TestUnhealthyDiagnosisFresh(t *testing.T) {
+	s := fakeaws.NewSite()
+	priv := s.W.AddNACL(s.VPC, fakeaws.Subnets(s.Private["us-east-1a"]))
+	s.W.AddNACLEntry(priv, fakeaws.NACLEntry{Number: 100, Protocol: "-1", CIDR: "0.0.0.0/0", Allow: true})
+	s.W.AddNACLEntry(priv, fakeaws.NACLEntry{Number: 100, Egress: true, Protocol: "6", CIDR: "0.0.0.0/0", From: 443, To: 443, Allow: true})
+	p := fastPipeline(s.W, nil)
+	p.Observer.TTL = observe.TargetTTL
+	if _, err := p.Run(ctx, event.Trigger{InstanceID: s.Instance("us-east-1a", "web"), Action: event.Attach, Origin: "manual"}); err != nil {
+		t.Fatal(err)
+	}
+	s.W.AddNACLEntry(priv, fakeaws.NACLEntry{Number: 90, Egress: true, Protocol: "-1", CIDR: "0.0.0.0/0", Allow: true}) // fixed
+	id := s.Instance("us-east-1a", "web")
+	s.W.Register(s.TG, id, 80)
+	s.W.SetTargetHealth(s.TG, id, 80, "unhealthy", "Target.Timeout")
+	p.Config.WaitHealthy = 10 * time.Millisecond
+	r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+	if err != nil || len(r.Targets) != 1 || len(r.Targets[0].Diagnosis) == 0 {
+		t.Fatalf("err %v, report %+v", err, r)
+	}
+	for _, c := range r.Targets[0].Diagnosis {
+		if strings.Contains(c.Check, "network ACL") && !c.OK {
+			t.Errorf("diagnosis on cached facts: %s", c)
+		}
+	}
+}
+
+// TestChangedNetworkForgotten: a run that changed the network (FIX_NACLS
+// added ACL entries) forgets the cached network: the next Complete on the
+// container reads it again, though the cache knows every subnet. (A run that
+// only registers keeps it: the second Complete reads none.)
+func TestChangedNetworkForgotten(t *testing.T) {
+	s := fakeaws.NewSite()
+	restrictClients(s)
+	p := pipeline(s.W, time.Millisecond)
+	p.Observer.TTL = observe.TargetTTL
+	networkReads := func() int {
+		t.Helper()
+		in, err := p.Observer.Instance(ctx, s.Instance("us-east-1a", "web"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := p.Observer.Observe(ctx, in, state.Ref{Raw: "web", Name: "web"}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.W.ResetCalls()
+		if err := p.Observer.Complete(ctx, &st); err != nil {
+			t.Fatal(err)
+		}
+		return s.W.Count("ec2.DescribeSubnets") + s.W.Count("ec2.DescribeNetworkAcls")
+	}
+	for _, fix := range []bool{false, true} {
+		p.Config.FixNACLs = fix
+		r, err := p.Run(ctx, event.Trigger{InstanceID: s.Instance("us-east-1a", "web"), Action: event.Attach, Origin: "aws.ec2 running"})
+		if err != nil {
+			t.Fatalf("FIX_NACLS=%v: %v", fix, err)
+		}
+		if n := networkReads(); (n == 0) != !fix {
+			t.Errorf("FIX_NACLS=%v (changes %q): the next Complete read the network %d times", fix, r.Changes, n)
+		}
 	}
 }

@@ -88,6 +88,18 @@ func (c *targetCache) putNetwork(vpc string, n *state.Network) {
 	c.networks[vpc] = cachedNetwork{n: &cp, at: time.Now()}
 }
 
+// putNACLs replaces the ACLs of vpc's cached network by a fresh read of them;
+// the entry keeps its age (its subnets and route tables were not read again).
+func (c *targetCache) putNACLs(vpc string, acls []state.NACL) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.networks[vpc]; ok {
+		n := *e.n
+		n.NACLs = acls
+		c.networks[vpc] = cachedNetwork{n: &n, at: e.at}
+	}
+}
+
 func (c *targetCache) forgetNetwork(vpc string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -342,7 +342,7 @@ func sameSet(a, b []string) bool {
 // listener ports, the network (or its ACLs) afresh.
 func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) error {
 	var wg sync.WaitGroup
-	var listenersErr, networkErr error
+	var listenersErr, networkErr, aclsErr error
 	var ports []int32
 	var unrouted bool
 	var network *state.Network
@@ -357,10 +357,10 @@ func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) erro
 		wg.Go(func() { network, networkErr = o.freshNetwork(ctx, vpc) })
 	}
 	if readACLs {
-		wg.Go(func() { acls, networkErr = o.NACLs(ctx, vpc) })
+		wg.Go(func() { acls, aclsErr = o.NACLs(ctx, vpc) })
 	}
 	wg.Wait()
-	if err := errors.Join(listenersErr, networkErr); err != nil {
+	if err := errors.Join(listenersErr, networkErr, aclsErr); err != nil {
 		return err
 	}
 	if readListeners {
@@ -372,6 +372,7 @@ func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) erro
 	}
 	if readACLs {
 		s.Network.NACLs, s.NACLsCached = acls, false
+		o.cache.putNACLs(vpc, acls)
 	}
 	return nil
 }
