@@ -41,7 +41,7 @@ func TestWarmContainer(t *testing.T) {
 	wantCalls(t, w, "ec2.DescribeInstances",
 		"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth",
 		"ec2.DescribeSecurityGroups",
-		"ec2.DescribeSubnets", "ec2.DescribeRouteTables", "ec2.DescribeNetworkAcls",
+		"ec2.DescribeSubnets", "ec2.DescribeNetworkAcls", // the checks: no route tables
 		"ec2.AuthorizeSecurityGroupIngress", "elbv2.RegisterTargets",
 		"elbv2.DescribeTargetHealth") // verify: registered in a covered AZ
 

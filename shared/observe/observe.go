@@ -244,15 +244,18 @@ func (o *Observer) Instance(ctx context.Context, id string) (state.Instance, err
 // a cached one. When its security groups, scheme or VPC moved, Complete
 // forgets the target and returns ErrCacheStale.
 //
-// Two reads wait until a decision needs them. The listener ports are read
-// when the run adds the instance's AZ (whether a listener forwards to the
-// group decides whether it reads the target's health afterwards) or a warm
-// container has them; else only when the plan wants them (state.Wants: a
-// network ACL that does not let every port in from clients). A warm
-// container's network, when it knows the instance's subnet and the load
-// balancer's there, serves the checks (s.NetworkCached); a missing ACL rule
-// found in it is read again afresh before it is reported or fixed. Both go
-// through Fill.
+// It reads no more than the checks use, and the plan says what else it
+// wants (state.Wants, read by Fill):
+//   - The network: when Observe did not read it for a decision, the checks
+//     need its subnets and ACLs, not its route tables (NoRoutes). A warm
+//     container's, when it knows the instance's subnet and the load
+//     balancer's there, serves them (NetworkCached); its ACLs alone serve a
+//     run that read the rest for a decision (NACLsCached). A rule missing
+//     from cached ACLs is read again before it is reported or fixed.
+//   - The listener ports: read when the run adds the instance's AZ (whether a
+//     listener forwards to the group decides whether it reads the target's
+//     health afterwards) or a warm container has them; else only when the
+//     public subnet's ACL does not let every port in from clients.
 func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	if s.Full {
 		return nil
@@ -285,7 +288,7 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	case cachedNet != nil:
 		network = cachedNet
 	default:
-		wg.Go(func() { network, networkErr = o.freshNetwork(ctx, vpc) })
+		wg.Go(func() { network, networkErr = o.checksNetwork(ctx, vpc) })
 	}
 	switch {
 	case t.ListenersRead:
@@ -302,7 +305,8 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	if listened {
 		s.Target.ListenerPorts, s.Target.Unrouted, s.Target.ListenersRead = ports, unrouted, true
 	}
-	s.NetworkCached, s.NACLsCached = s.Network == nil && cachedNet != nil, naclsCached
+	wholeCached := s.Network == nil && cachedNet != nil
+	s.NetworkCached, s.NACLsCached = wholeCached, wholeCached || naclsCached
 	if preserve != "" {
 		s.Target.PreserveClientIP = preserve
 	}
@@ -339,7 +343,7 @@ func sameSet(a, b []string) bool {
 }
 
 // Fill reads what a plan built on s wants and s lacks (see Complete): the
-// listener ports, the network (or its ACLs) afresh.
+// listener ports, the whole network afresh, or the ACLs afresh.
 func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) error {
 	var wg sync.WaitGroup
 	var listenersErr, networkErr, aclsErr error
@@ -348,7 +352,8 @@ func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) erro
 	var network *state.Network
 	var acls []state.NACL
 	readListeners := w.ListenerPorts && !s.Target.ListenersRead
-	readNetwork, readACLs := w.FreshNetwork && s.NetworkCached, w.FreshNetwork && s.NACLsCached
+	readNetwork := w.FreshNetwork && (s.NetworkCached || s.Network == nil || s.Network.NoRoutes)
+	readACLs := w.FreshACLs && s.NACLsCached && !readNetwork
 	lb, t, vpc := s.LoadBalancer, s.Target, s.Instance.VPC
 	if readListeners {
 		wg.Go(func() { ports, unrouted, listenersErr = o.listeners(ctx, lb, t, true) })
@@ -367,7 +372,7 @@ func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) erro
 		s.Target.ListenerPorts, s.Target.Unrouted, s.Target.ListenersRead = ports, unrouted, true
 	}
 	if readNetwork {
-		s.Network, s.NetworkCached = network, false
+		s.Network, s.NetworkCached, s.NACLsCached = network, false, false
 		fillAZs(&s.LoadBalancer, s.Network)
 	}
 	if readACLs {

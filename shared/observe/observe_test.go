@@ -218,8 +218,9 @@ func TestClassic(t *testing.T) {
 }
 
 // TestComplete: Complete adds the network ACLs, and reads the network itself
-// only when Observe did not; it reads the listener ports only for a run that
-// adds the AZ (in a covered AZ they wait for a plan that wants them: Fill).
+// only when Observe did not, then for the checks alone (subnets and ACLs, no
+// route tables); it reads the listener ports only for a run that adds the AZ
+// (in a covered AZ they wait for a plan that wants them: Fill).
 func TestComplete(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
@@ -229,7 +230,7 @@ func TestComplete(t *testing.T) {
 		want  []string
 		ports []int32
 	}{
-		{"us-east-1a", append(append([]string{}, network...), "ec2.DescribeNetworkAcls"), nil},
+		{"us-east-1a", []string{"ec2.DescribeSubnets", "ec2.DescribeNetworkAcls"}, nil},
 		{"us-east-1c", []string{"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners"}, []int32{80}},
 	} {
 		s, _ := observeCalls(t, w, site.Instance(tc.az, "web"), "web", false)
@@ -239,7 +240,7 @@ func TestComplete(t *testing.T) {
 		}
 		wantCalls(t, w.Calls(), tc.want...)
 		if !s.Full || !cmp.Equal(s.Target.ListenerPorts, tc.ports) || s.Target.ListenersRead != (tc.ports != nil) || s.NetworkCached ||
-			len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
+			s.Network.NoRoutes != (tc.ports == nil) || len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
 			t.Errorf("%s: completed state: full %v, listeners %v (read %v), network (cached %v) %+v", tc.az, s.Full,
 				s.Target.ListenerPorts, s.Target.ListenersRead, s.NetworkCached, s.Network)
 		}
@@ -255,8 +256,9 @@ func TestComplete(t *testing.T) {
 	wantCalls(t, calls, append(append(append([]string{}, minimal...), network...), "ec2.DescribeNetworkAcls", "elbv2.DescribeListeners")...)
 }
 
-// TestFill: what a plan wants is read once: the listener ports, the network
-// afresh in place of a cached one; what s has already is not read again.
+// TestFill: what a plan wants is read once: the listener ports, the whole
+// network in place of one read for the checks alone; what s has already is
+// not read again (its ACLs are fresh).
 func TestFill(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
@@ -266,15 +268,23 @@ func TestFill(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.ResetCalls()
-	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true, FreshNetwork: true}); err != nil {
+	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true, FreshACLs: true}); err != nil {
 		t.Fatal(err)
 	}
-	wantCalls(t, w.Calls(), "elbv2.DescribeListeners") // the network is fresh already
+	wantCalls(t, w.Calls(), "elbv2.DescribeListeners") // the ACLs are fresh already
 	if !s.Target.ListenersRead || !cmp.Equal(s.Target.ListenerPorts, []int32{80}) {
 		t.Errorf("listeners: %v (read %v)", s.Target.ListenerPorts, s.Target.ListenersRead)
 	}
 	w.ResetCalls()
-	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true}); err != nil || len(w.Calls()) != 0 {
+	if err := o.Fill(ctx, &s, state.Wants{FreshNetwork: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w.Calls(), append(append([]string{}, network...), "ec2.DescribeNetworkAcls")...)
+	if s.Network.NoRoutes || len(s.Network.RouteTables) != 3 {
+		t.Errorf("whole network: %+v", s.Network)
+	}
+	w.ResetCalls()
+	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true, FreshNetwork: true}); err != nil || len(w.Calls()) != 0 {
 		t.Errorf("Fill of what s has called %v (%v)", w.Calls(), err)
 	}
 }
@@ -310,16 +320,24 @@ func TestNetworkCache(t *testing.T) {
 	}
 	s = complete(site.Instance("us-east-1a", "web"))
 	wantCalls(t, w.Calls(), "elbv2.DescribeLoadBalancers") // the cached load balancer, read again before a change
-	if !s.NetworkCached || len(s.Network.NACLs) != 1 || s.LoadBalancer.SubnetIn("us-east-1a") == "" {
-		t.Errorf("second run: cached %v, network %+v, load balancer %+v", s.NetworkCached, s.Network, s.LoadBalancer)
+	if !s.NetworkCached || !s.NACLsCached || len(s.Network.NACLs) != 1 || s.LoadBalancer.SubnetIn("us-east-1a") == "" {
+		t.Errorf("second run: cached %v/%v, network %+v, load balancer %+v", s.NetworkCached, s.NACLsCached, s.Network, s.LoadBalancer)
+	}
+	w.ResetCalls()
+	if err := o.Fill(ctx, &s, state.Wants{FreshACLs: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w.Calls(), "ec2.DescribeNetworkAcls") // a subnet's CIDR never changes; its ACL may
+	if s.NACLsCached || !s.NetworkCached || len(s.Network.NACLs) != 1 {
+		t.Errorf("after Fill: cached %v/%v, network %+v", s.NetworkCached, s.NACLsCached, s.Network)
 	}
 	w.ResetCalls()
 	if err := o.Fill(ctx, &s, state.Wants{FreshNetwork: true}); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, w.Calls(), append(append([]string{}, network...), "ec2.DescribeNetworkAcls")...)
-	if s.NetworkCached || len(s.Network.Subnets) != 7 {
-		t.Errorf("after Fill: cached %v, network %+v", s.NetworkCached, s.Network)
+	if s.NetworkCached || s.NACLsCached || s.Network.NoRoutes || len(s.Network.Subnets) != 7 {
+		t.Errorf("after Fill: cached %v/%v, network %+v", s.NetworkCached, s.NACLsCached, s.Network)
 	}
 
 	// A new AZ: the subnets and route tables are read for the choice of
@@ -329,7 +347,7 @@ func TestNetworkCache(t *testing.T) {
 		t.Errorf("new AZ: cached %v, ACLs cached %v, calls %v", s.NetworkCached, s.NACLsCached, w.Calls())
 	}
 	w.ResetCalls()
-	if err := o.Fill(ctx, &s, state.Wants{FreshNetwork: true}); err != nil {
+	if err := o.Fill(ctx, &s, state.Wants{FreshACLs: true}); err != nil {
 		t.Fatal(err)
 	}
 	wantCalls(t, w.Calls(), "ec2.DescribeNetworkAcls")

@@ -58,13 +58,14 @@ func (r NACLRule) String() string {
 //
 // Two of its inputs may be missing or old (see observe.Complete); the plan
 // then wants them: the listener ports, when the load balancer's subnet's ACL
-// does not let every port in from clients; and the network afresh, when a
-// rule is missing from cached network ACLs (the NAT-route warning, advice,
-// may come from cached route tables).
+// does not let every port in from clients; and the ACLs afresh, when a rule
+// is missing from cached ones. The NAT-route warning, advice beyond the
+// checklist, comes with the runs that read route tables (a new AZ, diagnose),
+// possibly cached ones.
 func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 	missing := MissingNACLRules(s, cfg.NLBClientCIDRs, added)
-	if (s.NetworkCached || s.NACLsCached) && len(missing) > 0 {
-		p.Wants.FreshNetwork = true
+	if s.NACLsCached && len(missing) > 0 {
+		p.Wants.FreshACLs = true
 	}
 	if !s.Target.ListenersRead && !openToClients(s, added) {
 		p.Wants.ListenerPorts = true

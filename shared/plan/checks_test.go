@@ -379,7 +379,7 @@ func TestWants(t *testing.T) {
 	if p := build(open); p.Wants.Any() || len(p.Warnings) != 1 {
 		t.Errorf("open ACLs, listeners unread: wants %+v, warnings %q (want the NAT warning alone)", p.Wants, p.Warnings)
 	}
-	open.NetworkCached = true // the NAT-route warning may come from cached route tables
+	open.NetworkCached, open.NACLsCached = true, true // the NAT-route warning may come from cached route tables
 	if p := build(open); p.Wants.Any() || len(p.Warnings) != 1 {
 		t.Errorf("open ACLs, cached network: wants %+v, warnings %q (want the NAT warning alone)", p.Wants, p.Warnings)
 	}
@@ -392,10 +392,14 @@ func TestWants(t *testing.T) {
 	if p := build(cached); p.Wants.Any() || !slices.ContainsFunc(p.Steps, func(st Step) bool { return st.Op == AddSubnet }) {
 		t.Errorf("a new AZ on a fresh network: wants %+v, steps %v", p.Wants, p.Lines())
 	}
+	cached.Network.NoRoutes, cached.NetworkCached = true, false // read for the checks alone
+	if p := build(cached); !p.Wants.FreshNetwork {
+		t.Errorf("a new AZ on a network without routes: wants %+v, steps %v", p.Wants, p.Lines())
+	}
 	covered := withACLs(base())
-	covered.NetworkCached, covered.Instance.AZ = true, "us-east-1a"
-	if p := build(covered); !p.Wants.FreshNetwork {
-		t.Errorf("findings in a cached network: wants %+v, warnings %q", p.Wants, p.Warnings)
+	covered.NACLsCached, covered.Instance.AZ = true, "us-east-1a"
+	if p := build(covered); !p.Wants.FreshACLs || p.Wants.FreshNetwork {
+		t.Errorf("findings in cached ACLs: wants %+v, warnings %q", p.Wants, p.Warnings)
 	}
 	strict := withACLs(base())
 	strict.Instance.AZ = "us-east-1a"

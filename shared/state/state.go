@@ -33,14 +33,13 @@ type State struct {
 	// warm container's cache (observe reads the load balancer again before
 	// anything is changed).
 	Cached bool `json:"cached,omitempty"`
-	// NetworkCached is true when Network came from a warm container's cache:
-	// it serves the checks only, and a network ACL check that finds a rule
-	// missing in it wants it read afresh (Wants.FreshNetwork) before saying
-	// so.
+	// NetworkCached is true when Network came from a warm container's cache
+	// (its ACLs too: NACLsCached): it serves the checks only, never a
+	// decision (Wants.FreshNetwork).
 	NetworkCached bool `json:"network-cached,omitempty"`
-	// NACLsCached is true when the network ACLs alone came from the cache
-	// (the subnets and route tables were read for a decision): the same
-	// holds for them.
+	// NACLsCached is true when the network ACLs came from the cache: a
+	// network ACL check that finds a rule missing in them wants them read
+	// again (Wants.FreshACLs) before saying so.
 	NACLsCached bool `json:"nacls-cached,omitempty"`
 }
 
@@ -50,13 +49,16 @@ type Wants struct {
 	// ListenerPorts: the network ACL of the load balancer's subnet does not
 	// let every port in from clients, so the check needs the listener ports.
 	ListenerPorts bool `json:"listener-ports,omitempty"`
-	// FreshNetwork: a decision needs the network, or a network ACL check
-	// found a rule missing, and the network (or its ACLs) is a cached one.
+	// FreshNetwork: a decision (the choice of a public subnet) needs the
+	// whole network, and the one at hand is cached or read for the checks
+	// alone (NoRoutes).
 	FreshNetwork bool `json:"fresh-network,omitempty"`
+	// FreshACLs: a network ACL check found a rule missing in cached ACLs.
+	FreshACLs bool `json:"fresh-acls,omitempty"`
 }
 
 // Any reports whether w wants anything.
-func (w Wants) Any() bool { return w.ListenerPorts || w.FreshNetwork }
+func (w Wants) Any() bool { return w.ListenerPorts || w.FreshNetwork || w.FreshACLs }
 
 // Instance is an EC2 instance.
 type Instance struct {
@@ -177,6 +179,10 @@ type Network struct {
 	RouteTables []RouteTable   `json:"route-tables"`
 	// NACLs are read with the full state.
 	NACLs []NACL `json:"nacls,omitempty"`
+	// NoRoutes is true for a network read for the checks alone (a run in a
+	// covered AZ): its subnets and network ACLs, without route tables, CIDR
+	// blocks or internet gateway. No decision is made on it.
+	NoRoutes bool `json:"no-routes,omitempty"`
 }
 
 // Subnet returns the subnet with id.
