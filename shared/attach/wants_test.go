@@ -81,10 +81,10 @@ func TestCachedNetworkFinding(t *testing.T) {
 	}
 }
 
-// TestWantsAfterFill: the fresh network Fill reads can make the plan want
-// more (here: a finding in the cached instance ACL sends the run for a fresh
-// network, which shows the public subnet's ACL now restricting clients): the
-// pipeline reads that too before it plans, warns and fixes.
+// TestWantsAfterFill: the fresh ACLs Fill reads can make the plan want more
+// (here: a finding in the cached instance ACL sends the run for fresh ACLs,
+// which show the public subnet's ACL now restricting clients): the pipeline
+// reads that too before it plans, warns and fixes.
 func TestWantsAfterFill(t *testing.T) {
 	for _, fix := range []bool{false, true} {
 		s := fakeaws.NewSite()

@@ -59,13 +59,18 @@ func (r NACLRule) String() string {
 // Two of its inputs may be missing or old (see observe.Complete); the plan
 // then wants them: the listener ports, when the load balancer's subnet's ACL
 // does not let every port in from clients; and the ACLs afresh, when a rule
-// is missing from cached ones. The NAT-route warning, advice beyond the
-// checklist, comes with the runs that read route tables (a new AZ, diagnose),
-// possibly cached ones.
+// is missing from cached ones, or the whole network when the cached one does
+// not know the load balancer's subnet in the AZ. The NAT-route warning,
+// advice beyond the checklist, comes with the runs that read route tables
+// for themselves (diagnose, a new AZ, a Classic ELB, an NLB without security
+// groups).
 func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 	missing := MissingNACLRules(s, cfg.NLBClientCIDRs, added)
 	if s.NACLsCached && len(missing) > 0 {
 		p.Wants.FreshACLs = true
+	}
+	if _, cidr := publicSubnet(s, added); s.NetworkCached && !cidr.IsValid() {
+		p.Wants.FreshNetwork = true // the load balancer's subnet there is newer than the cache
 	}
 	if !s.Target.ListenersRead && !openToClients(s, added) {
 		p.Wants.ListenerPorts = true
@@ -318,7 +323,7 @@ func listenerProtocols(s state.State) []string {
 // natWarning says when the instance's subnet has no default route to a NAT
 // gateway (or to an internet gateway): the instance cannot fetch patches.
 func natWarning(s state.State) string {
-	if s.Network == nil {
+	if s.Network == nil || s.NetworkCached {
 		return ""
 	}
 	rt, _, ok := s.Network.RouteTableOf(s.Instance.Subnet)

@@ -16,7 +16,10 @@ type State struct {
 	Instance     Instance     `json:"instance"`
 	Target       Target       `json:"target"`
 	LoadBalancer LoadBalancer `json:"load-balancer"`
-	// Network is read only when the load balancer lacks the instance's AZ.
+	// Network is read whole by Observe when a decision needs it (the load
+	// balancer lacks the instance's AZ, an NLB without security groups, a
+	// Classic ELB) and for diagnose; else Complete adds what the checks need
+	// (Network.NoRoutes), possibly from a warm container's cache.
 	Network *Network `json:"network,omitempty"`
 	// InstanceGroups are the instance's security groups with their rules.
 	InstanceGroups []SecurityGroup `json:"instance-groups,omitempty"`
@@ -34,8 +37,9 @@ type State struct {
 	// anything is changed).
 	Cached bool `json:"cached,omitempty"`
 	// NetworkCached is true when Network came from a warm container's cache
-	// (its ACLs too: NACLsCached): it serves the checks only, never a
-	// decision (Wants.FreshNetwork).
+	// (its ACLs then too, until Fill reads them again: NACLsCached): it
+	// serves the network ACL checks only, never a decision
+	// (Wants.FreshNetwork) nor the NAT-route warning.
 	NetworkCached bool `json:"network-cached,omitempty"`
 	// NACLsCached is true when the network ACLs came from the cache: a
 	// network ACL check that finds a rule missing in them wants them read
