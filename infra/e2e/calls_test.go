@@ -68,6 +68,20 @@ func TestCallBudget(t *testing.T) {
 	if r, ferr := invoke(t, wfn, sample(t, "instance-running.json", covered.ID)); ferr != nil || len(r.Changes) != 2 {
 		t.Fatalf("covered AZ: changes %q, error %v", r.Changes, ferr)
 	}
+	// The next instance of the scale-out, in the same (open) group and AZ:
+	// the target group, its tags, the listeners and the VPC's network come
+	// from the container's cache; the load balancer is read again before
+	// the registration, whose health is read after it.
+	next, err := localaws.NewInstance(context.Background(), awsCfg, localaws.InstanceSpec{VPC: warmed.vpc, SubnetCIDR: "10.0.4.0/24",
+		SecurityGroup: covered.SecurityGroup, Tags: map[string]string{"Name": "app", warmed.tagKey: warmed.tg}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaleOut, ferr := invoke(t, wfn, sample(t, "instance-running.json", next.ID))
+	t.Logf("scale-out launch, warm container: %d calls %v", total(scaleOut.Calls), scaleOut.Calls)
+	if n := total(scaleOut.Calls) - scaleOut.Calls["EventBridge.PutEvents"]; ferr != nil || len(scaleOut.Changes) != 1 || n > 6 {
+		t.Errorf("scale-out launch, warm container: %d calls %v, changes %q (%v), budget 6", n, scaleOut.Calls, scaleOut.Changes, ferr)
+	}
 	warmNew, ferr := invoke(t, wfn, sample(t, "instance-running.json", warmed.inst.ID))
 	t.Logf("first attach in a new AZ, warm container: %d calls %v", total(warmNew.Calls), warmNew.Calls)
 	for _, op := range []string{"Elastic Load Balancing v2.DescribeTargetGroups", "Elastic Load Balancing v2.DescribeTags", "EC2.DescribeNetworkAcls"} {
