@@ -287,13 +287,14 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 }
 
 // build builds the plan on the completed state s, reading first what the
-// plan wants and s lacks (observe.Fill) and building it again: a fresh
-// network can make the checks want the listener ports. Fill reads each want
-// once, so two passes settle it.
+// plan wants and s lacks (observe.Fill) and building it again: what one read
+// shows can make the checks want another (the subnets' CIDRs, then fresh
+// ACLs or the listener ports). Fill reads each kind of want once, so four
+// passes settle it.
 func (p *Pipeline) build(ctx context.Context, s *state.State) (plan.Plan, error) {
 	pl, err := plan.Build(*s, p.Config)
 	for pass := 1; err == nil && pl.Wants.Any(); pass++ {
-		if pass > 2 {
+		if pass > 4 {
 			return pl, fmt.Errorf("internal: the plan still wants %+v after reading it", pl.Wants)
 		}
 		if err := p.Observer.Fill(ctx, s, pl.Wants); err != nil {

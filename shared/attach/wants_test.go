@@ -37,8 +37,8 @@ func listenerWarning(warnings []string) bool {
 
 // TestListenerPortsWanted: in a covered AZ whose public subnet's network ACL
 // does not let every port in from clients, the plan wants the listener
-// ports: they are read (once) and the missing rule is named. With the
-// default ACL (TestWarmContainer) they are not read.
+// ports and the subnets' CIDRs: they are read (once) and the missing rule is
+// named. With the default ACL (TestWarmContainer) neither is read.
 func TestListenerPortsWanted(t *testing.T) {
 	s := fakeaws.NewSite()
 	restrictClients(s)
@@ -47,8 +47,8 @@ func TestListenerPortsWanted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\nreport: %+v", err, r)
 	}
-	if n := s.W.Count("elbv2.DescribeListeners"); n != 1 || !listenerWarning(r.Warnings) {
-		t.Errorf("DescribeListeners %d times, want 1; warnings %q", n, r.Warnings)
+	if n, m := s.W.Count("elbv2.DescribeListeners"), s.W.Count("ec2.DescribeSubnets"); n != 1 || m != 1 || !listenerWarning(r.Warnings) {
+		t.Errorf("DescribeListeners %d times, DescribeSubnets %d, want 1 each; warnings %q", n, m, r.Warnings)
 	}
 }
 

@@ -100,6 +100,18 @@ func (c *targetCache) putNACLs(vpc string, acls []state.NACL) {
 	}
 }
 
+// putSubnets adds the subnets to vpc's cached network read without them; the
+// entry keeps its age.
+func (c *targetCache) putSubnets(vpc string, subnets []state.Subnet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.networks[vpc]; ok && e.n.NoSubnets {
+		n := *e.n
+		n.Subnets, n.NoSubnets = subnets, false
+		c.networks[vpc] = cachedNetwork{n: &n, at: e.at}
+	}
+}
+
 func (c *targetCache) forgetNetwork(vpc string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -65,27 +65,27 @@ func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.N
 	return n, nil
 }
 
-// checksNetwork reads what the checks of a run in a covered AZ use: the
-// VPC's subnets (their CIDRs and AZs) and network ACLs (NoRoutes), and caches
-// it in a warm container. The route tables serve decisions, which read the
-// network themselves, and the NAT-route advice of diagnose and of the runs
-// that read them.
+// checksNetwork reads what the checks of a run in a covered AZ use first:
+// the VPC's network ACLs (NoRoutes, NoSubnets), and caches them in a warm
+// container. When an ACL of the path does not let everything through, the
+// plan wants the subnets' CIDRs too (vpcSubnets). The route tables serve
+// decisions, which read the network themselves, and the NAT-route advice of
+// diagnose and of the runs that read them.
 func (o *Observer) checksNetwork(ctx context.Context, vpc string) (*state.Network, error) {
-	n := &state.Network{VPC: vpc, NoRoutes: true}
-	var wg sync.WaitGroup
-	var subnetsErr, aclsErr error
-	wg.Go(func() {
-		n.Subnets, subnetsErr = o.subnets(ctx, []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}})
-	})
-	wg.Go(func() { n.NACLs, aclsErr = o.NACLs(ctx, vpc) })
-	wg.Wait()
-	if err := errors.Join(subnetsErr, aclsErr); err != nil {
+	acls, err := o.NACLs(ctx, vpc)
+	if err != nil {
 		return nil, fmt.Errorf("reading the network of %s, %w", vpc, err)
 	}
+	n := &state.Network{VPC: vpc, NACLs: acls, NoRoutes: true, NoSubnets: true}
 	if o.TTL > 0 {
 		o.cache.putNetwork(vpc, n)
 	}
 	return n, nil
+}
+
+// vpcSubnets reads the VPC's subnets.
+func (o *Observer) vpcSubnets(ctx context.Context, vpc string) ([]state.Subnet, error) {
+	return o.subnets(ctx, []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}})
 }
 
 // subnets reads the subnets that match filter, every page.

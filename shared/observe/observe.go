@@ -343,17 +343,19 @@ func sameSet(a, b []string) bool {
 }
 
 // Fill reads what a plan built on s wants and s lacks (see Complete): the
-// listener ports, the whole network afresh, or the ACLs afresh.
+// listener ports, the whole network afresh, the ACLs afresh, the subnets.
 func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) error {
 	var wg sync.WaitGroup
-	var listenersErr, networkErr, aclsErr error
+	var listenersErr, networkErr, aclsErr, subnetsErr error
 	var ports []int32
 	var unrouted bool
 	var network *state.Network
 	var acls []state.NACL
+	var subnets []state.Subnet
 	readListeners := w.ListenerPorts && !s.Target.ListenersRead
 	readNetwork := w.FreshNetwork && (s.NetworkCached || s.Network == nil || s.Network.NoRoutes)
 	readACLs := w.FreshACLs && s.NACLsCached && !readNetwork
+	readSubnets := w.Subnets && s.Network != nil && s.Network.NoSubnets && !readNetwork
 	lb, t, vpc := s.LoadBalancer, s.Target, s.Instance.VPC
 	if readListeners {
 		wg.Go(func() { ports, unrouted, listenersErr = o.listeners(ctx, lb, t, true) })
@@ -364,8 +366,11 @@ func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) erro
 	if readACLs {
 		wg.Go(func() { acls, aclsErr = o.NACLs(ctx, vpc) })
 	}
+	if readSubnets {
+		wg.Go(func() { subnets, subnetsErr = o.vpcSubnets(ctx, vpc) })
+	}
 	wg.Wait()
-	if err := errors.Join(listenersErr, networkErr, aclsErr); err != nil {
+	if err := errors.Join(listenersErr, networkErr, aclsErr, subnetsErr); err != nil {
 		return err
 	}
 	if readListeners {
@@ -379,6 +384,11 @@ func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) erro
 		s.Network.NACLs, s.NACLsCached = acls, false
 		o.cache.putNACLs(vpc, acls)
 	}
+	if readSubnets {
+		s.Network.Subnets, s.Network.NoSubnets = subnets, false
+		fillAZs(&s.LoadBalancer, s.Network)
+		o.cache.putSubnets(vpc, subnets)
+	}
 	return nil
 }
 
@@ -386,7 +396,7 @@ func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) erro
 // it was read).
 func knowsAll(n *state.Network, subnets []state.Subnet) bool {
 	for _, sub := range subnets {
-		if _, ok := n.Subnet(sub.ID); !ok {
+		if !n.Knows(sub.ID) {
 			return false
 		}
 	}
@@ -414,7 +424,7 @@ func (o *Observer) cachedNetwork(vpc string, subnets ...string) *state.Network {
 		return nil
 	}
 	for _, id := range subnets {
-		if _, ok := n.Subnet(id); id != "" && !ok {
+		if id != "" && !n.Knows(id) {
 			return nil
 		}
 	}

@@ -218,9 +218,10 @@ func TestClassic(t *testing.T) {
 }
 
 // TestComplete: Complete adds the network ACLs, and reads the network itself
-// only when Observe did not, then for the checks alone (subnets and ACLs, no
-// route tables); it reads the listener ports only for a run that adds the AZ
-// (in a covered AZ they wait for a plan that wants them: Fill).
+// only when Observe did not, then for the checks alone (the ACLs: the
+// subnets wait for a plan that wants them, no route tables); it reads the
+// listener ports only for a run that adds the AZ (in a covered AZ they wait
+// for a plan that wants them: Fill).
 func TestComplete(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
@@ -230,7 +231,7 @@ func TestComplete(t *testing.T) {
 		want  []string
 		ports []int32
 	}{
-		{"us-east-1a", []string{"ec2.DescribeSubnets", "ec2.DescribeNetworkAcls"}, nil},
+		{"us-east-1a", []string{"ec2.DescribeNetworkAcls"}, nil},
 		{"us-east-1c", []string{"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners"}, []int32{80}},
 	} {
 		s, _ := observeCalls(t, w, site.Instance(tc.az, "web"), "web", false)
@@ -240,7 +241,7 @@ func TestComplete(t *testing.T) {
 		}
 		wantCalls(t, w.Calls(), tc.want...)
 		if !s.Full || !cmp.Equal(s.Target.ListenerPorts, tc.ports) || s.Target.ListenersRead != (tc.ports != nil) || s.NetworkCached ||
-			s.Network.NoRoutes != (tc.ports == nil) || len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
+			s.Network.NoRoutes != (tc.ports == nil) || s.Network.NoSubnets != (tc.ports == nil) || len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
 			t.Errorf("%s: completed state: full %v, listeners %v (read %v), network (cached %v) %+v", tc.az, s.Full,
 				s.Target.ListenerPorts, s.Target.ListenersRead, s.NetworkCached, s.Network)
 		}
@@ -256,9 +257,9 @@ func TestComplete(t *testing.T) {
 	wantCalls(t, calls, append(append(append([]string{}, minimal...), network...), "ec2.DescribeNetworkAcls", "elbv2.DescribeListeners")...)
 }
 
-// TestFill: what a plan wants is read once: the listener ports, the whole
-// network in place of one read for the checks alone; what s has already is
-// not read again (its ACLs are fresh).
+// TestFill: what a plan wants is read once: the listener ports, the
+// subnets, the whole network in place of one read for the checks alone; what
+// s has already is not read again (its ACLs are fresh).
 func TestFill(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
@@ -268,12 +269,12 @@ func TestFill(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.ResetCalls()
-	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true, FreshACLs: true}); err != nil {
+	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true, FreshACLs: true, Subnets: true}); err != nil {
 		t.Fatal(err)
 	}
-	wantCalls(t, w.Calls(), "elbv2.DescribeListeners") // the ACLs are fresh already
-	if !s.Target.ListenersRead || !cmp.Equal(s.Target.ListenerPorts, []int32{80}) {
-		t.Errorf("listeners: %v (read %v)", s.Target.ListenerPorts, s.Target.ListenersRead)
+	wantCalls(t, w.Calls(), "elbv2.DescribeListeners", "ec2.DescribeSubnets") // the ACLs are fresh already
+	if !s.Target.ListenersRead || !cmp.Equal(s.Target.ListenerPorts, []int32{80}) || s.Network.NoSubnets || len(s.Network.Subnets) != 7 {
+		t.Errorf("listeners: %v (read %v); network %+v", s.Target.ListenerPorts, s.Target.ListenersRead, s.Network)
 	}
 	w.ResetCalls()
 	if err := o.Fill(ctx, &s, state.Wants{FreshNetwork: true}); err != nil {
@@ -358,12 +359,12 @@ func TestNetworkCache(t *testing.T) {
 	// A subnet created after the network was cached: read afresh.
 	sub := w.AddSubnet(site.VPC, "us-east-1a", "10.0.20.0/24")
 	s = complete(w.AddInstance(sub, fakeaws.Groups(site.AppGroup), fakeaws.Tag("elbattach:target", "web")))
-	if s.NetworkCached || !slices.Contains(w.Calls(), "ec2.DescribeSubnets") {
+	if s.NetworkCached || !slices.Contains(w.Calls(), "ec2.DescribeNetworkAcls") {
 		t.Errorf("unknown subnet: cached %v, calls %v", s.NetworkCached, w.Calls())
 	}
 	o.ForgetNetwork(site.VPC)
 	s = complete(site.Instance("us-east-1a", "web"))
-	if s.NetworkCached || !slices.Contains(w.Calls(), "ec2.DescribeSubnets") {
+	if s.NetworkCached || !slices.Contains(w.Calls(), "ec2.DescribeNetworkAcls") {
 		t.Errorf("after ForgetNetwork: cached %v, calls %v", s.NetworkCached, w.Calls())
 	}
 }

@@ -56,10 +56,11 @@ func (r NACLRule) String() string {
 // (warned about, or fixed with FIX_NACLS), the load balancer's own group
 // towards clients, and the instance's route to a NAT gateway.
 //
-// Two of its inputs may be missing or old (see observe.Complete); the plan
-// then wants them: the listener ports, when the load balancer's subnet's ACL
-// does not let every port in from clients; and the ACLs afresh, when a rule
-// is missing from cached ones, or the whole network when the cached one does
+// Some of its inputs may be missing or old (see observe.Complete); the plan
+// then wants them: the subnets' CIDRs, when an ACL of the path does not let
+// everything through; the listener ports, when the load balancer's subnet's
+// ACL does not let every port in from clients; the ACLs afresh, when a rule
+// is missing from cached ones; the whole network, when the cached one does
 // not know the load balancer's subnet in the AZ. The NAT-route warning,
 // advice beyond the checklist, comes with the runs that read route tables
 // for themselves (diagnose, a new AZ, a Classic ELB, an NLB without security
@@ -69,8 +70,11 @@ func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 	if s.NACLsCached && len(missing) > 0 {
 		p.Wants.FreshACLs = true
 	}
-	if _, cidr := publicSubnet(s, added); s.NetworkCached && !cidr.IsValid() {
+	if pub, _ := publicSubnet(s, added); s.NetworkCached && !s.Network.Knows(pub) {
 		p.Wants.FreshNetwork = true // the load balancer's subnet there is newer than the cache
+	}
+	if s.Network != nil && s.Network.NoSubnets && !pathACLsOpen(s, added) {
+		p.Wants.Subnets = true
 	}
 	if !s.Target.ListenersRead && !openToClients(s, added) {
 		p.Wants.ListenerPorts = true
@@ -92,6 +96,32 @@ func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 		p.warn("%s", w)
 	}
 	return nil
+}
+
+// pathACLsOpen reports whether the network ACLs of both subnets of the path
+// let everything of its protocols in and out, from and to anywhere, before
+// any deny: then no rule can be missing, whatever the subnets' CIDRs.
+func pathACLsOpen(s state.State, added Added) bool {
+	n := s.Network
+	if n == nil || len(n.NACLs) == 0 {
+		return true
+	}
+	pubID, _ := publicSubnet(s, added)
+	protos := protosOf(flows(s))
+	for _, p := range listenerProtocols(s) {
+		if !slices.Contains(protos, p) {
+			protos = append(protos, p)
+		}
+	}
+	for _, id := range []string{pubID, s.Instance.Subnet} {
+		acl, _ := n.NACLOf(id)
+		for _, proto := range protos {
+			if !NACLAllowsProto(acl, proto, false, anywhere, 0, 65535) || !NACLAllowsProto(acl, proto, true, anywhere, 0, 65535) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // openToClients reports whether the network ACL of the load balancer's

@@ -389,6 +389,17 @@ func TestWants(t *testing.T) {
 	if p := build(newer); !p.Wants.FreshNetwork {
 		t.Errorf("load balancer subnet newer than the cached network: wants %+v", p.Wants)
 	}
+	noSubnets := withACLs(base())
+	noSubnets.Network.NACLs = noSubnets.Network.NACLs[:1] // the default ACL alone: everything allowed
+	noSubnets.Network.Subnets, noSubnets.Network.NoSubnets = nil, true
+	if p := build(noSubnets); p.Wants.Subnets {
+		t.Errorf("open ACLs, no subnets read: wants %+v", p.Wants)
+	}
+	noSubnets = withACLs(base()) // the strict ACL on the instance subnet
+	noSubnets.Network.Subnets, noSubnets.Network.NoSubnets = nil, true
+	if p := build(noSubnets); !p.Wants.Subnets || slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "network ACL") }) {
+		t.Errorf("strict ACL, no subnets read: wants %+v, warnings %q", p.Wants, p.Warnings)
+	}
 	cached := base() // us-east-1c is not on the load balancer: a subnet is to be chosen
 	cached.Full, cached.NetworkCached = true, true
 	if p := build(cached); !p.Wants.FreshNetwork || slices.ContainsFunc(p.Steps, func(st Step) bool { return st.Op == AddSubnet }) {

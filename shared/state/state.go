@@ -59,10 +59,13 @@ type Wants struct {
 	FreshNetwork bool `json:"fresh-network,omitempty"`
 	// FreshACLs: a network ACL check found a rule missing in cached ACLs.
 	FreshACLs bool `json:"fresh-acls,omitempty"`
+	// Subnets: an ACL of the path does not let everything through, so the
+	// checks need the subnets' CIDRs (Network.NoSubnets).
+	Subnets bool `json:"subnets,omitempty"`
 }
 
 // Any reports whether w wants anything.
-func (w Wants) Any() bool { return w.ListenerPorts || w.FreshNetwork || w.FreshACLs }
+func (w Wants) Any() bool { return w.ListenerPorts || w.FreshNetwork || w.FreshACLs || w.Subnets }
 
 // Instance is an EC2 instance.
 type Instance struct {
@@ -184,9 +187,22 @@ type Network struct {
 	// NACLs are read with the full state.
 	NACLs []NACL `json:"nacls,omitempty"`
 	// NoRoutes is true for a network read for the checks alone (a run in a
-	// covered AZ): its subnets and network ACLs, without route tables, CIDR
-	// blocks or internet gateway. No decision is made on it.
+	// covered AZ): its network ACLs, and its subnets when the checks need
+	// their CIDRs (NoSubnets until then), without route tables, CIDR blocks
+	// or internet gateway. No decision is made on it.
 	NoRoutes bool `json:"no-routes,omitempty"`
+	// NoSubnets is true while such a network holds its ACLs alone (their
+	// associations still name the subnets: see Knows).
+	NoSubnets bool `json:"no-subnets,omitempty"`
+}
+
+// Knows reports whether n knows the subnet id: among its subnets, or named
+// by a network ACL association (every subnet has one).
+func (n *Network) Knows(id string) bool {
+	if _, ok := n.Subnet(id); ok {
+		return true
+	}
+	return slices.ContainsFunc(n.NACLs, func(a NACL) bool { return slices.Contains(a.Subnets, id) })
 }
 
 // Subnet returns the subnet with id.
