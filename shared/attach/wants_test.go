@@ -184,3 +184,68 @@ func TestChangedNetworkForgotten(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheHalvesOfDifferentAges: a warm container's cache refreshes its
+// network's ACLs and subnets apart (Fill), so a subnet one of them names can
+// be newer than the other. An instance in such a subnet is checked on a fresh
+// read, never on the default ACL the stale half falls back to (a reviewer's
+// two cases: the subnets newer than the ACLs, and the ACLs newer than the
+// subnets).
+func TestCacheHalvesOfDifferentAges(t *testing.T) {
+	closedACL := func(s *fakeaws.Site, subnet string) string { // no entries: AWS denies all
+		return s.W.AddNACL(s.VPC, fakeaws.Subnets(subnet))
+	}
+	vpcOnly := func(s *fakeaws.Site, subnet string) string { // not open to 0.0.0.0/0, but the path's rules are there
+		acl := s.W.AddNACL(s.VPC, fakeaws.Subnets(subnet))
+		s.W.AddNACLEntry(acl, fakeaws.NACLEntry{Number: 100, Protocol: "-1", CIDR: "10.0.0.0/16", Allow: true})
+		s.W.AddNACLEntry(acl, fakeaws.NACLEntry{Number: 100, Egress: true, Protocol: "-1", CIDR: "10.0.0.0/16", Allow: true})
+		return acl
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(s *fakeaws.Site, run func(id string) attach.Report) string // returns the new subnet's ACL
+	}{
+		{"subnets newer than the ACLs", func(s *fakeaws.Site, run func(string) attach.Report) string {
+			vpcOnly(s, s.Private["us-east-1b"])
+			run(s.Instance("us-east-1a", "web")) // caches the ACLs alone: this path is open
+			x := s.W.AddSubnet(s.VPC, "us-east-1a", "10.0.20.0/24")
+			acl := closedACL(s, x)
+			run(s.Instance("us-east-1b", "web")) // not open: reads the subnets (x among them) into the cache
+			return acl
+		}},
+		{"ACLs newer than the subnets", func(s *fakeaws.Site, run func(string) attach.Report) string {
+			broken := vpcOnly(s, s.Private["us-east-1b"])
+			s.W.AddNACLEntry(broken, fakeaws.NACLEntry{Number: 50, Egress: true, Protocol: "6", CIDR: "10.0.0.0/16", From: 1024, To: 65535})
+			run(s.Instance("us-east-1b", "web")) // reads the subnets, warns
+			x := s.W.AddSubnet(s.VPC, "us-east-1a", "10.0.20.0/24")
+			acl := closedACL(s, x)
+			run(s.Instance("us-east-1b", "web")) // the cached ACLs still miss the rule: read again (x's association among them)
+			return acl
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fakeaws.NewSite()
+			p := pipeline(s.W, time.Millisecond)
+			p.Observer.TTL = observe.TargetTTL
+			run := func(id string) attach.Report {
+				t.Helper()
+				r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+				if err != nil {
+					t.Fatalf("run: %v\nreport: %+v", err, r)
+				}
+				return r
+			}
+			acl := tc.setup(s, run)
+			var x string
+			for _, sub := range s.W.Subnets(s.VPC) {
+				if sub.CIDR == "10.0.20.0/24" {
+					x = sub.ID
+				}
+			}
+			r := run(s.W.AddInstance(x, fakeaws.Groups(s.AppGroup), fakeaws.Tag("elbattach:target", "web")))
+			if !slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, "network ACL "+acl+" of instance subnet") }) {
+				t.Errorf("the closed ACL %s of the new subnet was not checked: warnings %q", acl, r.Warnings)
+			}
+		})
+	}
+}

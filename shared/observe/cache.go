@@ -28,14 +28,14 @@ import (
 // failed; registering the instance or opening a security group leaves what
 // is cached true.
 //
-// A VPC's network as a run about to change something read it (subnets and
-// network ACLs, with route tables when it read them) is cached for as long,
-// for the network ACL checks only: a missing rule found in it is read again
-// before it is reported or fixed, so a cached network can only hide, for up
-// to 30 s, an ACL broken meanwhile. A decision (the public subnet of a new
-// AZ, the peers of an NLB without security groups) always reads the network
-// afresh, the NAT-route warning never rests on a cached one, and the
-// pipeline forgets it when it changed the network.
+// A VPC's network as a run about to change something read it (its network
+// ACLs, with the subnets and route tables when it read them) is cached for
+// as long, for the network ACL checks only: a missing rule found in it is
+// read again before it is reported or fixed, so a cached network can only
+// hide, for up to 30 s, an ACL broken meanwhile. A decision (the public
+// subnet of a new AZ, the peers of an NLB without security groups) always
+// reads the network afresh, the NAT-route warning never rests on a cached
+// one, and the pipeline forgets it when it changed the network.
 const TargetTTL = 30 * time.Second
 
 type cachedTarget struct {

@@ -379,7 +379,8 @@ func TestWants(t *testing.T) {
 	if p := build(open); p.Wants.Any() || len(p.Warnings) != 1 {
 		t.Errorf("open ACLs, listeners unread: wants %+v, warnings %q (want the NAT warning alone)", p.Wants, p.Warnings)
 	}
-	open.NetworkCached, open.NACLsCached = true, true // the NAT-route warning never rests on cached route tables
+	open.NetworkCached, open.NACLsCached = true, true                                           // the NAT-route warning never rests on cached route tables
+	open.Network.NACLs[0].Subnets = []string{"subnet-pa", "subnet-pb", "subnet-pc", "subnet-x"} // as AWS lists them
 	if p := build(open); p.Wants.Any() || len(p.Warnings) != 0 {
 		t.Errorf("open ACLs, cached network: wants %+v, warnings %q (want none)", p.Wants, p.Warnings)
 	}
@@ -427,5 +428,37 @@ func TestWants(t *testing.T) {
 	strict.Target.ListenersRead, strict.Target.ListenerPorts = true, []int32{443}
 	if p := build(strict); p.Wants.Any() || !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, "inbound tcp/443 from 0.0.0.0/0") }) {
 		t.Errorf("strict public ACL, listeners read: wants %+v, warnings %q", p.Wants, p.Warnings)
+	}
+}
+
+// TestPathACLsOpen: the subnets' CIDRs are needed unless both ACLs of the
+// path let everything of its protocols through, both ways, before any deny.
+func TestPathACLsOpen(t *testing.T) {
+	allowAll := []state.NACLEntry{entry(100, false, "-1", 0, 0, "0.0.0.0/0", true), entry(100, true, "-1", 0, 0, "0.0.0.0/0", true)}
+	for _, tc := range []struct {
+		name        string
+		pub, inst   []state.NACLEntry
+		udp, expect bool
+	}{
+		{"both allow all", allowAll, allowAll, false, true},
+		{"a deny before the allow", allowAll, append([]state.NACLEntry{entry(50, false, "6", 22, 22, "10.9.0.0/16", false)}, allowAll...), false, false},
+		{"tcp from port 1 only", []state.NACLEntry{entry(100, false, "6", 1, 65535, "0.0.0.0/0", true), allowAll[1]}, allowAll, false, false},
+		{"egress restricted", allowAll, []state.NACLEntry{allowAll[0], entry(100, true, "6", 0, 65535, "10.0.0.0/16", true)}, false, false},
+		{"public ACL closed", nil, allowAll, false, false},
+		{"tcp allowed, the group is UDP", []state.NACLEntry{entry(100, false, "6", 0, 65535, "0.0.0.0/0", true), entry(100, true, "6", 0, 65535, "0.0.0.0/0", true)}, allowAll, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := withACLs(base())
+			s.Network.NACLs = []state.NACL{
+				{ID: "acl-pub", Subnets: []string{"subnet-x"}, Entries: tc.pub},
+				{ID: "acl-inst", Default: true, Subnets: []string{"subnet-pc"}, Entries: tc.inst},
+			}
+			if tc.udp {
+				s.LoadBalancer.Type, s.Target.Protocol = state.TypeNetwork, "UDP"
+			}
+			if got := pathACLsOpen(s, Added{}); got != tc.expect {
+				t.Errorf("pathACLsOpen = %v, want %v", got, tc.expect)
+			}
+		})
 	}
 }

@@ -196,13 +196,16 @@ type Network struct {
 	NoSubnets bool `json:"no-subnets,omitempty"`
 }
 
-// Knows reports whether n knows the subnet id: among its subnets, or named
-// by a network ACL association (every subnet has one).
+// Knows reports whether n knows the subnet id: a network ACL association
+// names it (every subnet has one) and, unless n was read without subnets, it
+// is among them. A subnet newer than either read, which a warm container's
+// cache may refresh apart, is unknown.
 func (n *Network) Knows(id string) bool {
-	if _, ok := n.Subnet(id); ok {
-		return true
+	if !slices.ContainsFunc(n.NACLs, func(a NACL) bool { return slices.Contains(a.Subnets, id) }) {
+		return false
 	}
-	return slices.ContainsFunc(n.NACLs, func(a NACL) bool { return slices.Contains(a.Subnets, id) })
+	_, ok := n.Subnet(id)
+	return ok || n.NoSubnets
 }
 
 // Subnet returns the subnet with id.
