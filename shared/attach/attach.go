@@ -270,7 +270,7 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		if err != nil {
 			return tr, err
 		}
-		err = p.verify(ctx, s, pl, &tr)
+		err = p.verify(ctx, &s, pl, &tr)
 		if err != nil {
 			p.Observer.Forget(ref)
 		}

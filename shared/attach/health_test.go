@@ -269,3 +269,21 @@ func TestNewAZUnroutedFails(t *testing.T) {
 		t.Errorf("health reads %d, zones %v: want one read after adding us-east-1c", s.W.Count("elbv2.DescribeTargetHealth"), s.W.LBZones(s.LB))
 	}
 }
+
+// TestCoveredUnroutedNamesCause: in a covered AZ behind open ACLs the run
+// reads no listeners before registering; when the target then reads
+// unused / Target.NotInUse it reads them, and the error names the cause (no
+// listener forwards to the group), not a guess.
+func TestCoveredUnroutedNamesCause(t *testing.T) {
+	s := fakeaws.NewSite()
+	id := s.Instance("us-east-1a", "web")
+	var once sync.Once
+	s.W.AfterCall("elbv2.DescribeTargetGroups", func() { once.Do(func() { s.W.SetListenerDefault(s.LB, 80, "") }) })
+	r, err := fastPipeline(s.W, nil).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+	if !errors.Is(err, attach.ErrNotInUse) || !strings.Contains(err.Error(), "no listener or rule forwards to the target group") {
+		t.Fatalf("err = %v, want ErrNotInUse naming the unrouted group; report %+v", err, r)
+	}
+	if n := s.W.Count("elbv2.DescribeListeners"); n != 1 {
+		t.Errorf("DescribeListeners %d times, want 1 (after the NotInUse)", n)
+	}
+}

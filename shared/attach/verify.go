@@ -32,14 +32,18 @@ const pollEvery = 5 * time.Second
 // the load balancer after the settle delay, so neither cause of a NotInUse
 // holds, and a target registered a moment ago reads initial. With no
 // listener forwarding, it reads, and NotInUse fails the run.
-func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *TargetReport) error {
+//
+// A NotInUse with the listeners unread (a run in a covered AZ reads them only
+// when its checks need them) reads them first, into s: the error names the
+// cause, and the caller goes round again only for a lost update.
+func (p *Pipeline) verify(ctx context.Context, s *state.State, pl plan.Plan, tr *TargetReport) error {
 	if p.Config.WaitHealthy == 0 && addsSubnet(pl) && s.Target.ListenersRead && !s.Target.Unrouted {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("health not read: %s was just added to %s and read back there; a new target starts initial (WAIT_HEALTHY_SECONDS waits for healthy)",
 			s.Instance.AZ, s.LoadBalancer.Name))
 		return nil
 	}
 	changed := slices.ContainsFunc(pl.Steps, func(st plan.Step) bool { return st.Op == plan.Register || st.Op == plan.AddSubnet })
-	reg, found := observedRegistration(s)
+	reg, found := observedRegistration(*s)
 	start, wait := time.Now(), p.Config.WaitHealthy.String()
 	deadline := start.Add(p.Config.WaitHealthy)
 	if d, ok := ctx.Deadline(); ok && p.Config.WaitHealthy > 0 && d.Add(-drainMargin).Before(deadline) {
@@ -53,13 +57,18 @@ func (p *Pipeline) verify(ctx context.Context, s state.State, pl plan.Plan, tr *
 	for first := true; ; first = false {
 		if changed || !found || !first {
 			var err error
-			if reg, err = p.health(ctx, s); err != nil {
+			if reg, err = p.health(ctx, *s); err != nil {
 				return err
 			}
 		}
 		tr.Health = fmt.Sprintf("%s %s", reg.State, reg.Reason)
 		if reg.State == "unused" && reg.Reason == "Target.NotInUse" {
-			return fmt.Errorf("%w: %s in %s: %s (%s)", ErrNotInUse, s.TargetID(), s.Target.Name, notInUseCause(s), reg.Description)
+			if !s.Target.ListenersRead {
+				if err := p.Observer.Fill(ctx, s, state.Wants{ListenerPorts: true}); err != nil {
+					return err
+				}
+			}
+			return fmt.Errorf("%w: %s in %s: %s (%s)", ErrNotInUse, s.TargetID(), s.Target.Name, notInUseCause(*s), reg.Description)
 		}
 		if isHealthy(reg) || p.Config.WaitHealthy == 0 || time.Now().Add(p.poll()).After(deadline) {
 			break
