@@ -251,39 +251,34 @@ func TestLifecycleCompletion(t *testing.T) {
 	})
 }
 
-// TestNewAZUnroutedFails: a run that adds the instance's AZ skips the health
-// read only while a listener forwards to the target group. When none does
-// (here a listener is changed between the target group's read and the
-// listeners'), the target reads unused / Target.NotInUse and the run fails,
-// naming that cause, even though the AZ was read back.
-func TestNewAZUnroutedFails(t *testing.T) {
-	s := fakeaws.NewSite()
-	id := s.Instance("us-east-1c", "web")
-	var once sync.Once
-	s.W.AfterCall("elbv2.DescribeTargetGroups", func() { once.Do(func() { s.W.SetListenerDefault(s.LB, 80, "") }) })
-	r, err := fastPipeline(s.W, nil).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
-	if !errors.Is(err, attach.ErrNotInUse) || !strings.Contains(err.Error(), "no listener or rule forwards to the target group") {
-		t.Fatalf("err = %v, want ErrNotInUse for the unrouted group; report %+v", err, r)
-	}
-	if s.W.Count("elbv2.DescribeTargetHealth") != 1 || s.W.LBZones(s.LB)["us-east-1c"] == "" {
-		t.Errorf("health reads %d, zones %v: want one read after adding us-east-1c", s.W.Count("elbv2.DescribeTargetHealth"), s.W.LBZones(s.LB))
-	}
-}
-
-// TestCoveredUnroutedNamesCause: in a covered AZ behind open ACLs the run
-// reads no listeners before registering; when the target then reads
-// unused / Target.NotInUse it reads them, and the error names the cause (no
-// listener forwards to the group), not a guess.
-func TestCoveredUnroutedNamesCause(t *testing.T) {
-	s := fakeaws.NewSite()
-	id := s.Instance("us-east-1a", "web")
-	var once sync.Once
-	s.W.AfterCall("elbv2.DescribeTargetGroups", func() { once.Do(func() { s.W.SetListenerDefault(s.LB, 80, "") }) })
-	r, err := fastPipeline(s.W, nil).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
-	if !errors.Is(err, attach.ErrNotInUse) || !strings.Contains(err.Error(), "no listener or rule forwards to the target group") {
-		t.Fatalf("err = %v, want ErrNotInUse naming the unrouted group; report %+v", err, r)
-	}
-	if n := s.W.Count("elbv2.DescribeListeners"); n != 1 {
-		t.Errorf("DescribeListeners %d times, want 1 (after the NotInUse)", n)
+// TestUnroutedFails: a registered target of a group no listener forwards to
+// reads unused / Target.NotInUse (here a listener is changed right after the
+// target group's read), and the run fails, naming that cause:
+//   - in a new AZ the run read the listeners before the change (they decide
+//     whether it skips the health read), so it reads health though the AZ was
+//     read back;
+//   - in a covered AZ behind open ACLs it read none before registering, and
+//     reads them on the NotInUse, to name the cause rather than guess.
+func TestUnroutedFails(t *testing.T) {
+	for _, tc := range []struct {
+		az          string
+		healthReads int // registration before (covered AZ only), health after
+	}{
+		{"us-east-1c", 1},
+		{"us-east-1a", 2},
+	} {
+		t.Run(tc.az, func(t *testing.T) {
+			s := fakeaws.NewSite()
+			id := s.Instance(tc.az, "web")
+			var once sync.Once
+			s.W.AfterCall("elbv2.DescribeTargetGroups", func() { once.Do(func() { s.W.SetListenerDefault(s.LB, 80, "") }) })
+			r, err := fastPipeline(s.W, nil).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+			if !errors.Is(err, attach.ErrNotInUse) || !strings.Contains(err.Error(), "no listener or rule forwards to the target group") {
+				t.Fatalf("err = %v, want ErrNotInUse naming the unrouted group; report %+v", err, r)
+			}
+			if h, l := s.W.Count("elbv2.DescribeTargetHealth"), s.W.Count("elbv2.DescribeListeners"); h != tc.healthReads || l != 1 || s.W.LBZones(s.LB)[tc.az] == "" {
+				t.Errorf("health reads %d (want %d), listener reads %d (want 1), zones %v", h, tc.healthReads, l, s.W.LBZones(s.LB))
+			}
+		})
 	}
 }

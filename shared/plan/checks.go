@@ -99,29 +99,17 @@ func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 }
 
 // pathACLsOpen reports whether the network ACLs of both subnets of the path
-// let everything of its protocols in and out, from and to anywhere, before
-// any deny: then no rule can be missing, whatever the subnets' CIDRs.
+// let everything of its protocols in and out, from and to anywhere: then no
+// rule can be missing, whatever the subnets' CIDRs.
 func pathACLsOpen(s state.State, added Added) bool {
-	n := s.Network
-	if n == nil || len(n.NACLs) == 0 {
-		return true
-	}
-	pubID, _ := publicSubnet(s, added)
 	protos := protosOf(flows(s))
 	for _, p := range listenerProtocols(s) {
 		if !slices.Contains(protos, p) {
 			protos = append(protos, p)
 		}
 	}
-	for _, id := range []string{pubID, s.Instance.Subnet} {
-		acl, _ := n.NACLOf(id)
-		for _, proto := range protos {
-			if !NACLAllowsProto(acl, proto, false, anywhere, 0, 65535) || !NACLAllowsProto(acl, proto, true, anywhere, 0, 65535) {
-				return false
-			}
-		}
-	}
-	return true
+	pubID, _ := publicSubnet(s, added)
+	return aclsOpen(s.Network, []string{pubID, s.Instance.Subnet}, protos, false, true)
 }
 
 // openToClients reports whether the network ACL of the load balancer's
@@ -129,15 +117,26 @@ func pathACLsOpen(s state.State, added Added) bool {
 // in from anywhere, for each protocol clients use: then which ports the
 // listeners have does not matter to the checks.
 func openToClients(s state.State, added Added) bool {
-	n := s.Network
+	pubID, _ := publicSubnet(s, added)
+	return aclsOpen(s.Network, []string{pubID}, listenerProtocols(s), false)
+}
+
+// aclsOpen reports whether the network ACL of each of subnets lets every port
+// (1-65535) of each of protos through from and to anywhere, before any deny,
+// in each direction of egress (false: inbound). Without ACLs there is
+// nothing to check.
+func aclsOpen(n *state.Network, subnets, protos []string, egress ...bool) bool {
 	if n == nil || len(n.NACLs) == 0 {
 		return true
 	}
-	pubID, _ := publicSubnet(s, added)
-	acl, _ := n.NACLOf(pubID)
-	for _, proto := range listenerProtocols(s) {
-		if !NACLAllowsProto(acl, proto, false, anywhere, 1, 65535) {
-			return false
+	for _, id := range subnets {
+		acl, _ := n.NACLOf(id)
+		for _, proto := range protos {
+			for _, out := range egress {
+				if !NACLAllowsProto(acl, proto, out, anywhere, 1, 65535) {
+					return false
+				}
+			}
 		}
 	}
 	return true

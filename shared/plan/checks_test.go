@@ -442,7 +442,8 @@ func TestPathACLsOpen(t *testing.T) {
 	}{
 		{"both allow all", allowAll, allowAll, false, true},
 		{"a deny before the allow", allowAll, append([]state.NACLEntry{entry(50, false, "6", 22, 22, "10.9.0.0/16", false)}, allowAll...), false, false},
-		{"tcp from port 1 only", []state.NACLEntry{entry(100, false, "6", 1, 65535, "0.0.0.0/0", true), allowAll[1]}, allowAll, false, false},
+		{"tcp 1-65535 is every port", []state.NACLEntry{entry(100, false, "6", 1, 65535, "0.0.0.0/0", true), allowAll[1]}, allowAll, false, true},
+		{"tcp from port 1024 only", []state.NACLEntry{entry(100, false, "6", 1024, 65535, "0.0.0.0/0", true), allowAll[1]}, allowAll, false, false},
 		{"egress restricted", allowAll, []state.NACLEntry{allowAll[0], entry(100, true, "6", 0, 65535, "10.0.0.0/16", true)}, false, false},
 		{"public ACL closed", nil, allowAll, false, false},
 		{"tcp allowed, the group is UDP", []state.NACLEntry{entry(100, false, "6", 0, 65535, "0.0.0.0/0", true), entry(100, true, "6", 0, 65535, "0.0.0.0/0", true)}, allowAll, true, false},
