@@ -34,6 +34,10 @@ const (
 	setSn = "Elastic Load Balancing v2.SetSubnets"
 )
 
+// coveredChecks is why a cold run in a covered AZ makes more calls than the
+// job needs.
+const coveredChecks = "the checks that run whenever something is about to change: the network ACLs of both subnets, the route tables (the instance subnet's route to a NAT gateway), the listeners (their ports are what the load balancer's group and the public subnet's ACL must let in from clients); and the health read that verifies the registration. The subnets, for their CIDRs, are read only when an ACL of the path does not let everything through (here the default ACL lets everything through)"
+
 // row describes one scenario of the report: the calls the job needs at
 // least, and why elbattach makes more.
 type row struct {
@@ -51,15 +55,15 @@ var rows = []row{
 	{key: "steady-cold", title: "steady state, cold container (fresh Observer)", min: []string{dInst, dTG, dTags, dLB, dTH},
 		same: "instance, target group, its opt-in tags, load balancer, registration"},
 	{key: "covered-az", title: "first instance in a covered AZ (subnet there, rule missing, not registered)", min: []string{dInst, dTG, dTags, dLB, dTH, dSG, auth, reg},
-		why: "the network ACL check of both subnets that runs whenever something is about to change, and the health read that verifies the registration. The subnets (for their CIDRs) are read only when an ACL of the path does not let everything through, the listener ports only when the load balancer's subnet's ACL does not let every port in from clients (here the default ACL lets everything through), and the route tables only for decisions and the NAT-route advice (diagnose, new-AZ runs)"},
+		why: coveredChecks},
 	{key: "scale-out-cold", title: "next instance in a covered AZ, cold container (a scale-out launch: its group open already, not registered)", min: []string{dInst, dTG, dTags, dLB, dTH, dSG, reg},
-		why: "the network ACL check of both subnets that runs whenever something is about to change, and the health read that verifies the registration. The subnets (for their CIDRs) are read only when an ACL of the path does not let everything through, the listener ports only when the load balancer's subnet's ACL does not let every port in from clients (here the default ACL lets everything through), and the route tables only for decisions and the NAT-route advice (diagnose, new-AZ runs)"},
+		why: coveredChecks},
 	{key: "scale-out-warm", title: "next instance in a covered AZ, warm container (it attached the scale-out's previous instance)", min: []string{dInst, dTH, dLB, dSG, reg},
-		why: "the health read that verifies the registration. The target group, its tags and the VPC's network (for the checks, which found no network ACL rule missing: that would read it again) come from the cache; the listener ports are not needed (open ACLs); the load balancer is read again before anything changes (counted in the minimum)"},
+		why: "the health read that verifies the registration. The target group, its tags, the listeners and the VPC's network ACLs and route tables (for the checks, which found no network ACL rule missing: that would read them again) come from the cache; the load balancer is read again before anything changes (counted in the minimum)"},
 	{key: "new-az", title: "first instance in a new AZ (create subnet, route, add to ALB, rule, register)", min: []string{dInst, dTG, dTags, dLB, dSG, dSub, dRT, cSub, assoc, setSn, auth, reg},
-		why: "the network ACL check of both subnets that runs whenever something is about to change, the listeners (a run that adds an AZ skips the health read only when it knows a listener forwards to the group), and the read-back of the ALB's subnets a settle delay after SetSubnets (it replaces the whole list: lost-update protection)"},
+		why: "the checks that run whenever something is about to change: the network ACLs of both subnets, and the listeners (their ports are what the load balancer's group and the public subnet's ACL must let in from clients; a run that adds an AZ skips the health read when one forwards to the group); and the read-back of the ALB's subnets a settle delay after SetSubnets (it replaces the whole list: lost-update protection)"},
 	{key: "new-az-warm", title: "first instance in a new AZ, warm container (it registered an instance of the group in a covered AZ just before; the group is open)", min: []string{dInst, dLB, dSG, dSub, dRT, cSub, assoc, setSn, reg},
-		why: "the listeners (a run that adds an AZ skips the health read only when it knows a listener forwards to the group; the covered-AZ run before did not need them), and the read-back of the ALB's subnets a settle delay after SetSubnets (lost-update protection). The target group, its tags and the network ACLs (for the checks, which found no rule missing: that would read them again) come from the cache; the subnets and route tables are read afresh for the choice of subnet; the load balancer is read again before anything changes (counted in the minimum: nothing is changed on the word of a cached one), and that fresh list is what SetSubnets writes; a group still to open is one call more"},
+		why: "the read-back of the ALB's subnets a settle delay after SetSubnets (lost-update protection). The target group, its tags, the listeners and the network ACLs (for the checks, which found no rule missing: that would read them again) come from the cache; the subnets and route tables are read afresh for the choice of subnet; the load balancer is read again before anything changes (counted in the minimum: nothing is changed on the word of a cached one), and that fresh list is what SetSubnets writes; a group still to open is one call more"},
 	{key: "detach", title: "detach (instance stopped)", min: []string{dInst, dTG, dTags, dTH, dereg},
 		same: "the instance, the target group and its opt-in, the ports the instance is registered on, the deregistration; the load balancer's ARN names it for the report, so it is not read"},
 }

@@ -34,23 +34,35 @@ func TestChecklist(t *testing.T) {
 			t.Errorf("ALB egress = %v", got)
 		}
 	})
-	t.Run("listener port closed to clients and no NAT: warned", func(t *testing.T) {
-		t.Parallel()
-		s := newScenario(t, nil)
-		_, err := s.ec2.RevokeSecurityGroupIngress(s.ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(s.alb.SecurityGroup),
-			IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(80), ToPort: aws.Int32(80),
-				IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := attachOK(t, s)
-		if !hasWarning(r, "do not allow listener port tcp/80 from clients") {
-			t.Errorf("warnings = %v, want the listener one", r.Warnings)
-		}
-		if !hasWarning(r, "has no 0.0.0.0/0 route to a NAT gateway") {
-			t.Errorf("warnings = %v, want the NAT one", r.Warnings)
-		}
-	})
+	// Every run that changes something makes these checks, in a new AZ as
+	// in one the load balancer covers (behind ACLs that let everything
+	// through).
+	for name, covered := range map[string]bool{"new AZ": false, "covered AZ": true} {
+		t.Run("listener port closed to clients and no NAT: warned, "+name, func(t *testing.T) {
+			t.Parallel()
+			s := newScenario(t, func(o *options) {
+				if covered {
+					o.vpc.PrivateSubnets = map[string][]string{"a": {"10.0.2.0/24"}}
+				}
+			})
+			_, err := s.ec2.RevokeSecurityGroupIngress(s.ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(s.alb.SecurityGroup),
+				IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(80), ToPort: aws.Int32(80),
+					IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := attachOK(t, s)
+			if hasChange(r, "subnet") == covered {
+				t.Errorf("changes = %v: want subnet work only in the new AZ", r.Changes)
+			}
+			if !hasWarning(r, "do not allow listener port tcp/80 from clients") {
+				t.Errorf("warnings = %v, want the listener one", r.Warnings)
+			}
+			if !hasWarning(r, "has no 0.0.0.0/0 route to a NAT gateway") {
+				t.Errorf("warnings = %v, want the NAT one", r.Warnings)
+			}
+		})
+	}
 	t.Run("NAT gateway route: no NAT warning", func(t *testing.T) {
 		t.Parallel()
 		s := newScenario(t, nil)

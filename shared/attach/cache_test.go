@@ -17,8 +17,8 @@ import (
 // group leave the cache true, so the next events do not read the target
 // group, its tags, the load balancer's description or the VPC's network
 // again; adding an AZ makes it forget the load balancer and the network.
-// The listeners are read only by the run that adds an AZ (no network ACL
-// here restricts clients).
+// The listeners are read by the first run, for the checks, and cached with
+// the target.
 func TestWarmContainer(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
@@ -41,7 +41,7 @@ func TestWarmContainer(t *testing.T) {
 	wantCalls(t, w, "ec2.DescribeInstances",
 		"elbv2.DescribeTargetGroups", "elbv2.DescribeTags", "elbv2.DescribeLoadBalancers", "elbv2.DescribeTargetHealth",
 		"ec2.DescribeSecurityGroups",
-		"ec2.DescribeNetworkAcls", // the checks: the ACLs let everything through, so no subnets, no route tables
+		"ec2.DescribeNetworkAcls", "ec2.DescribeRouteTables", "elbv2.DescribeListeners", // the checks: the ACLs let everything through, so no subnets
 		"ec2.AuthorizeSecurityGroupIngress", "elbv2.RegisterTargets",
 		"elbv2.DescribeTargetHealth") // verify: registered in a covered AZ
 
@@ -54,17 +54,17 @@ func TestWarmContainer(t *testing.T) {
 		"elbv2.DescribeLoadBalancers", // about to change something: the cached load balancer is read again
 		"elbv2.RegisterTargets", "elbv2.DescribeTargetHealth")
 
-	// The first instance in a new AZ on this warm container: 11 calls
+	// The first instance in a new AZ on this warm container: 10 calls
 	// (the group is open already). The subnets and route tables are read
-	// afresh for the choice of subnet (the checks take the cached ACLs), the
-	// listeners for the health read it skips. The load balancer read again
-	// before the changes is fresh enough to write its subnet list as it is.
+	// afresh for the choice of subnet (the checks take the cached ACLs and
+	// listeners). The load balancer read again before the changes is fresh
+	// enough to write its subnet list as it is.
 	third := site.Instance("us-east-1c", "web")
 	if n := len(run(third)); n != 4 { // create, associate, add the subnet, register
 		t.Fatalf("new AZ: %d changes, want 4", n)
 	}
 	wantCalls(t, w, "ec2.DescribeInstances", "ec2.DescribeSecurityGroups",
-		"ec2.DescribeSubnets", "ec2.DescribeRouteTables", "elbv2.DescribeListeners",
+		"ec2.DescribeSubnets", "ec2.DescribeRouteTables",
 		"ec2.CreateSubnet", "ec2.AssociateRouteTable",
 		"elbv2.DescribeLoadBalancers", "elbv2.SetSubnets", "elbv2.DescribeLoadBalancers",
 		"elbv2.RegisterTargets")

@@ -11,7 +11,7 @@ import (
 // TargetTTL is how long a warm Lambda container trusts what it read about a
 // target group and its load balancer (port, type, opt-in tag, scheme, VPC,
 // subnets, security groups, and once the full checks read them, the
-// listener ports). A run that only reads (steady state) rests on it; a run
+// listeners). A run that only reads (steady state) rests on it; a run
 // about to change something reads the load balancer again first (Complete),
 // and goes round again from a fresh read when its security groups, scheme or
 // VPC moved, so no change is made from a cached load balancer. What stays
@@ -29,13 +29,13 @@ import (
 // is cached true.
 //
 // A VPC's network as a run about to change something read it (its network
-// ACLs, with the subnets and route tables when it read them) is cached for
-// as long, for the network ACL checks only: a missing rule found in it is
+// ACLs and route tables, with the subnets when it read them) is cached for
+// as long, for the checks only: a missing network ACL rule found in it is
 // read again before it is reported or fixed, so a cached network can only
-// hide, for up to 30 s, an ACL broken meanwhile. A decision (the public
-// subnet of a new AZ, the peers of an NLB without security groups) always
-// reads the network afresh, the NAT-route warning never rests on a cached
-// one, and the pipeline forgets it when it changed the network.
+// hide, for up to 30 s, an ACL broken meanwhile; the NAT-route advice may
+// be as old. A decision (the public subnet of a new AZ, the peers of an NLB
+// without security groups) always reads the network afresh, and the
+// pipeline forgets it when it changed the network.
 const TargetTTL = 30 * time.Second
 
 type cachedTarget struct {

@@ -66,17 +66,27 @@ func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.N
 }
 
 // checksNetwork reads what the checks of a run in a covered AZ use first:
-// the VPC's network ACLs (NoRoutes, NoSubnets), and caches them in a warm
-// container. When an ACL of the path does not let everything through, the
-// plan wants the subnets' CIDRs too (vpcSubnets). The route tables serve
-// decisions, which read the network themselves, and the NAT-route advice of
-// diagnose and of the runs that read them.
+// the VPC's network ACLs and, for the NAT-route advice, its route tables
+// (ChecksOnly, NoSubnets), at once, and caches them in a warm container.
+// When an ACL of the path does not let everything through, the plan wants
+// the subnets' CIDRs too (vpcSubnets).
 func (o *Observer) checksNetwork(ctx context.Context, vpc string) (*state.Network, error) {
-	acls, err := o.NACLs(ctx, vpc)
-	if err != nil {
+	var acls []state.NACL
+	var tables []ec2types.RouteTable
+	var aclsErr, tablesErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { acls, aclsErr = o.NACLs(ctx, vpc) })
+	wg.Go(func() {
+		tables, tablesErr = o.routeTables(ctx, []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}})
+	})
+	wg.Wait()
+	if err := errors.Join(aclsErr, tablesErr); err != nil {
 		return nil, fmt.Errorf("reading the network of %s, %w", vpc, err)
 	}
-	n := &state.Network{VPC: vpc, NACLs: acls, NoRoutes: true, NoSubnets: true}
+	n := &state.Network{VPC: vpc, NACLs: acls, ChecksOnly: true, NoSubnets: true}
+	for _, t := range tables {
+		n.RouteTables = append(n.RouteTables, routeTableOf(t))
+	}
 	if o.TTL > 0 {
 		o.cache.putNetwork(vpc, n)
 	}

@@ -247,15 +247,18 @@ func (o *Observer) Instance(ctx context.Context, id string) (state.Instance, err
 // It reads no more than the checks use, and the plan says what else it
 // wants (state.Wants, read by Fill):
 //   - The network: when Observe did not read it for a decision, the checks
-//     need its subnets and ACLs, not its route tables (NoRoutes). A warm
+//     need its ACLs and route tables (the NAT-route advice), not its subnets
+//     and CIDR blocks (ChecksOnly): the subnets' CIDRs only when an ACL of the
+//     path does not let everything through (NoSubnets, Wants.Subnets). A warm
 //     container's, when it knows the instance's subnet and the load
 //     balancer's there, serves them (NetworkCached); its ACLs alone serve a
 //     run that read the rest for a decision (NACLsCached). A rule missing
 //     from cached ACLs is read again before it is reported or fixed.
-//   - The listener ports: read when the run adds the instance's AZ (whether a
-//     listener forwards to the group decides whether it reads the target's
-//     health afterwards) or a warm container has them; else only when the
-//     public subnet's ACL does not let every port in from clients.
+//   - The listeners, unless a warm container has them: their ports are what
+//     the load balancer's security groups and the public subnet's ACL must
+//     let in from clients (warnings, FIX_NACLS), and whether one forwards to
+//     the group decides whether a run that adds the AZ reads the target's
+//     health afterwards.
 func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	if s.Full {
 		return nil
@@ -290,13 +293,9 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 	default:
 		wg.Go(func() { network, networkErr = o.checksNetwork(ctx, vpc) })
 	}
-	switch {
-	case t.ListenersRead:
-	case lb.SubnetIn(s.Instance.AZ) == "":
+	if !t.ListenersRead {
 		listened = true
 		wg.Go(func() { ports, unrouted, listenersErr = o.listeners(ctx, lb, t, true) })
-	default:
-		ports, unrouted, listened = o.cachedListeners(lb, t)
 	}
 	wg.Wait()
 	if err := errors.Join(groupsErr, networkErr, listenersErr, lbErr, attrsErr); err != nil {
@@ -353,7 +352,7 @@ func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) erro
 	var acls []state.NACL
 	var subnets []state.Subnet
 	readListeners := w.ListenerPorts && !s.Target.ListenersRead
-	readNetwork := w.FreshNetwork && (s.NetworkCached || s.Network == nil || s.Network.NoRoutes)
+	readNetwork := w.FreshNetwork && (s.NetworkCached || s.Network == nil || s.Network.ChecksOnly)
 	readACLs := w.FreshACLs && s.NACLsCached && !readNetwork
 	readSubnets := w.Subnets && s.Network != nil && s.Network.NoSubnets && !readNetwork
 	lb, t, vpc := s.LoadBalancer, s.Target, s.Instance.VPC

@@ -217,22 +217,21 @@ func TestClassic(t *testing.T) {
 	}
 }
 
-// TestComplete: Complete adds the network ACLs, and reads the network itself
-// only when Observe did not, then for the checks alone (the ACLs: the
-// subnets wait for a plan that wants them, no route tables); it reads the
-// listener ports only for a run that adds the AZ (in a covered AZ they wait
-// for a plan that wants them: Fill).
+// TestComplete: Complete adds the network ACLs and the listeners, and reads
+// the network itself only when Observe did not, then for the checks alone
+// (the ACLs and the route tables, for the NAT-route advice: the subnets wait
+// for a plan that wants them).
 func TestComplete(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
 	o := observer(w)
 	for _, tc := range []struct {
-		az    string
-		want  []string
-		ports []int32
+		az         string
+		want       []string
+		checksOnly bool
 	}{
-		{"us-east-1a", []string{"ec2.DescribeNetworkAcls"}, nil},
-		{"us-east-1c", []string{"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners"}, []int32{80}},
+		{"us-east-1a", []string{"ec2.DescribeNetworkAcls", "ec2.DescribeRouteTables", "elbv2.DescribeListeners"}, true},
+		{"us-east-1c", []string{"ec2.DescribeNetworkAcls", "elbv2.DescribeListeners"}, false},
 	} {
 		s, _ := observeCalls(t, w, site.Instance(tc.az, "web"), "web", false)
 		w.ResetCalls()
@@ -240,8 +239,8 @@ func TestComplete(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantCalls(t, w.Calls(), tc.want...)
-		if !s.Full || !cmp.Equal(s.Target.ListenerPorts, tc.ports) || s.Target.ListenersRead != (tc.ports != nil) || s.NetworkCached ||
-			s.Network.NoRoutes != (tc.ports == nil) || s.Network.NoSubnets != (tc.ports == nil) || len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
+		if !s.Full || !cmp.Equal(s.Target.ListenerPorts, []int32{80}) || !s.Target.ListenersRead || s.NetworkCached || len(s.Network.RouteTables) != 3 ||
+			s.Network.ChecksOnly != tc.checksOnly || s.Network.NoSubnets != tc.checksOnly || len(s.Network.NACLs) != 1 || !s.Network.NACLs[0].Default {
 			t.Errorf("%s: completed state: full %v, listeners %v (read %v), network (cached %v) %+v", tc.az, s.Full,
 				s.Target.ListenerPorts, s.Target.ListenersRead, s.NetworkCached, s.Network)
 		}
@@ -257,14 +256,20 @@ func TestComplete(t *testing.T) {
 	wantCalls(t, calls, append(append(append([]string{}, minimal...), network...), "ec2.DescribeNetworkAcls", "elbv2.DescribeListeners")...)
 }
 
-// TestFill: what a plan wants is read once: the listener ports, the
-// subnets, the whole network in place of one read for the checks alone; what
-// s has already is not read again (its ACLs are fresh).
+// TestFill: what a plan wants is read once: the listener ports (of a state
+// Complete did not see), the subnets, the whole network in place of one
+// read for the checks alone; what s has already is not read again (its ACLs
+// are fresh).
 func TestFill(t *testing.T) {
 	site := fakeaws.NewSite()
 	w := site.W
 	o := observer(w)
 	s, _ := observeCalls(t, w, site.Instance("us-east-1a", "web"), "web", false)
+	w.ResetCalls()
+	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true}); err != nil {
+		t.Fatal(err)
+	}
+	wantCalls(t, w.Calls(), "elbv2.DescribeListeners")
 	if err := o.Complete(ctx, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +277,7 @@ func TestFill(t *testing.T) {
 	if err := o.Fill(ctx, &s, state.Wants{ListenerPorts: true, FreshACLs: true, Subnets: true}); err != nil {
 		t.Fatal(err)
 	}
-	wantCalls(t, w.Calls(), "elbv2.DescribeListeners", "ec2.DescribeSubnets") // the ACLs are fresh already
+	wantCalls(t, w.Calls(), "ec2.DescribeSubnets") // the ACLs are fresh already, the listeners read
 	if !s.Target.ListenersRead || !cmp.Equal(s.Target.ListenerPorts, []int32{80}) || s.Network.NoSubnets || len(s.Network.Subnets) != 7 {
 		t.Errorf("listeners: %v (read %v); network %+v", s.Target.ListenerPorts, s.Target.ListenersRead, s.Network)
 	}
@@ -281,7 +286,7 @@ func TestFill(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCalls(t, w.Calls(), append(append([]string{}, network...), "ec2.DescribeNetworkAcls")...)
-	if s.Network.NoRoutes || len(s.Network.RouteTables) != 3 {
+	if s.Network.ChecksOnly || len(s.Network.RouteTables) != 3 {
 		t.Errorf("whole network: %+v", s.Network)
 	}
 	w.ResetCalls()
@@ -337,7 +342,7 @@ func TestNetworkCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCalls(t, w.Calls(), append(append([]string{}, network...), "ec2.DescribeNetworkAcls")...)
-	if s.NetworkCached || s.NACLsCached || s.Network.NoRoutes || len(s.Network.Subnets) != 7 {
+	if s.NetworkCached || s.NACLsCached || s.Network.ChecksOnly || len(s.Network.Subnets) != 7 {
 		t.Errorf("after Fill: cached %v/%v, network %+v", s.NetworkCached, s.NACLsCached, s.Network)
 	}
 

@@ -58,13 +58,10 @@ func (r NACLRule) String() string {
 //
 // Some of its inputs may be missing or old (see observe.Complete); the plan
 // then wants them: the subnets' CIDRs, when an ACL of the path does not let
-// everything through; the listener ports, when the load balancer's subnet's
-// ACL does not let every port in from clients; the ACLs afresh, when a rule
-// is missing from cached ones; the whole network, when the cached one does
-// not know the load balancer's subnet in the AZ. The NAT-route warning,
-// advice beyond the checklist, comes with the runs that read route tables
-// for themselves (diagnose, a new AZ, a Classic ELB, an NLB without security
-// groups).
+// everything through; the listener ports, when they were not read and the
+// load balancer's subnet's ACL does not let every port in from clients; the
+// ACLs afresh, when a rule is missing from cached ones; the whole network,
+// when the cached one does not know the load balancer's subnet in the AZ.
 func planChecks(p *Plan, s state.State, cfg config.Config, added Added) error {
 	missing := MissingNACLRules(s, cfg.NLBClientCIDRs, added)
 	if s.NACLsCached && len(missing) > 0 {
@@ -352,7 +349,7 @@ func listenerProtocols(s state.State) []string {
 // natWarning says when the instance's subnet has no default route to a NAT
 // gateway (or to an internet gateway): the instance cannot fetch patches.
 func natWarning(s state.State) string {
-	if s.Network == nil || s.NetworkCached {
+	if s.Network == nil {
 		return ""
 	}
 	rt, _, ok := s.Network.RouteTableOf(s.Instance.Subnet)

@@ -41,7 +41,7 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (Added, error) {
 	if n == nil {
 		return Added{}, fmt.Errorf("internal: network of %s not read", s.Instance.VPC)
 	}
-	if s.NetworkCached || n.NoRoutes {
+	if s.NetworkCached || n.ChecksOnly {
 		// Read for the checks while the (cached) load balancer had the AZ;
 		// a subnet is chosen on a fresh read of the whole network only.
 		p.Wants.FreshNetwork = true

@@ -19,7 +19,7 @@ type State struct {
 	// Network is read whole by Observe when a decision needs it (the load
 	// balancer lacks the instance's AZ, an NLB without security groups, a
 	// Classic ELB) and for diagnose; else Complete adds what the checks need
-	// (Network.NoRoutes), possibly from a warm container's cache.
+	// (Network.ChecksOnly), possibly from a warm container's cache.
 	Network *Network `json:"network,omitempty"`
 	// InstanceGroups are the instance's security groups with their rules.
 	InstanceGroups []SecurityGroup `json:"instance-groups,omitempty"`
@@ -38,8 +38,8 @@ type State struct {
 	Cached bool `json:"cached,omitempty"`
 	// NetworkCached is true when Network came from a warm container's cache
 	// (its ACLs then too, until Fill reads them again: NACLsCached): it
-	// serves the network ACL checks only, never a decision
-	// (Wants.FreshNetwork) nor the NAT-route warning.
+	// serves the checks only (the network ACLs, the NAT-route advice),
+	// never a decision (Wants.FreshNetwork).
 	NetworkCached bool `json:"network-cached,omitempty"`
 	// NACLsCached is true when the network ACLs came from the cache: a
 	// network ACL check that finds a rule missing in them wants them read
@@ -55,7 +55,7 @@ type Wants struct {
 	ListenerPorts bool `json:"listener-ports,omitempty"`
 	// FreshNetwork: a decision (the choice of a public subnet) needs the
 	// whole network, and the one at hand is cached or read for the checks
-	// alone (NoRoutes).
+	// alone (ChecksOnly).
 	FreshNetwork bool `json:"fresh-network,omitempty"`
 	// FreshACLs: a network ACL check found a rule missing in cached ACLs.
 	FreshACLs bool `json:"fresh-acls,omitempty"`
@@ -186,11 +186,11 @@ type Network struct {
 	RouteTables []RouteTable   `json:"route-tables"`
 	// NACLs are read with the full state.
 	NACLs []NACL `json:"nacls,omitempty"`
-	// NoRoutes is true for a network read for the checks alone (a run in a
-	// covered AZ): its network ACLs, and its subnets when the checks need
-	// their CIDRs (NoSubnets until then), without route tables, CIDR blocks
-	// or internet gateway. No decision is made on it.
-	NoRoutes bool `json:"no-routes,omitempty"`
+	// ChecksOnly is true for a network read for the checks alone (a run in a
+	// covered AZ): its network ACLs and route tables, and its subnets when
+	// the checks need their CIDRs (NoSubnets until then), without CIDR
+	// blocks or internet gateway. No decision is made on it.
+	ChecksOnly bool `json:"checks-only,omitempty"`
 	// NoSubnets is true while such a network holds its ACLs alone (their
 	// associations still name the subnets: see Knows).
 	NoSubnets bool `json:"no-subnets,omitempty"`
