@@ -289,7 +289,7 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 // build builds the plan on the completed state s, reading first what the
 // plan wants and s lacks (observe.Fill) and building it again: what one read
 // shows can make the checks want another (the subnets' CIDRs, then fresh
-// ACLs or the listener ports). Fill reads each kind of want once, so four
+// ACLs, or the whole network). Fill reads each kind of want once, so four
 // passes settle it.
 func (p *Pipeline) build(ctx context.Context, s *state.State) (plan.Plan, error) {
 	pl, err := plan.Build(*s, p.Config)

@@ -252,32 +252,51 @@ func TestLifecycleCompletion(t *testing.T) {
 }
 
 // TestUnroutedFails: a registered target of a group no listener forwards to
-// reads unused / Target.NotInUse (here a listener is changed right after the
-// target group's read), and the run fails, naming that cause:
-//   - in a new AZ the run read the listeners before the change (they decide
-//     whether it skips the health read), so it reads health though the AZ was
-//     read back;
-//   - in a covered AZ behind open ACLs it read none before registering, and
-//     reads them on the NotInUse, to name the cause rather than guess.
+// reads unused / Target.NotInUse, and the run fails, naming that cause, which
+// it reads afresh from the listeners:
+//   - a listener is changed right after the target group's read; in a new AZ
+//     the run's own listener read shows it (the listeners decide whether it
+//     skips the health read), so it reads health though the AZ was read back;
+//   - the same in a covered AZ;
+//   - a replay on a warm container whose cached listener facts still say a
+//     listener forwards: it changes nothing, so it read no listeners, and
+//     the cached facts are 30 s old at most, not the cause.
 func TestUnroutedFails(t *testing.T) {
 	for _, tc := range []struct {
-		az          string
+		name, az    string
+		replay      bool
 		healthReads int // registration before (covered AZ only), health after
 	}{
-		{"us-east-1c", 1},
-		{"us-east-1a", 2},
+		{"new AZ", "us-east-1c", false, 1},
+		{"covered AZ", "us-east-1a", false, 2},
+		{"replay, warm container", "us-east-1a", true, 1},
 	} {
-		t.Run(tc.az, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			s := fakeaws.NewSite()
 			id := s.Instance(tc.az, "web")
-			var once sync.Once
-			s.W.AfterCall("elbv2.DescribeTargetGroups", func() { once.Do(func() { s.W.SetListenerDefault(s.LB, 80, "") }) })
-			r, err := fastPipeline(s.W, nil).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
-			if !errors.Is(err, attach.ErrNotInUse) || !strings.Contains(err.Error(), "no listener or rule forwards to the target group") {
-				t.Fatalf("err = %v, want ErrNotInUse naming the unrouted group; report %+v", err, r)
+			p := fastPipeline(s.W, nil)
+			if tc.replay {
+				p.Observer.TTL = observe.TargetTTL
+				if r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"}); err != nil {
+					t.Fatalf("attach: %v, %+v", err, r)
+				}
+				s.W.SetListenerDefault(s.LB, 80, "")
+				s.W.SetTargetHealth(s.TG, id, 80, "unused", "Target.NotInUse")
+				s.W.ResetCalls()
+			} else {
+				var once sync.Once
+				s.W.AfterCall("elbv2.DescribeTargetGroups", func() { once.Do(func() { s.W.SetListenerDefault(s.LB, 80, "") }) })
 			}
-			if h, l := s.W.Count("elbv2.DescribeTargetHealth"), s.W.Count("elbv2.DescribeListeners"); h != tc.healthReads || l != 1 || s.W.LBZones(s.LB)[tc.az] == "" {
-				t.Errorf("health reads %d (want %d), listener reads %d (want 1), zones %v", h, tc.healthReads, l, s.W.LBZones(s.LB))
+			r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+			if !errors.Is(err, attach.ErrNotInUse) || !strings.Contains(err.Error(), "no listener or rule forwards to the target group") {
+				t.Fatalf("err = %v, want ErrNotInUse naming the unrouted group; report %+v, calls %v", err, r, s.W.Calls())
+			}
+			listenerReads := 2 // the checks', and the cause's
+			if tc.replay {
+				listenerReads = 1
+			}
+			if h, l := s.W.Count("elbv2.DescribeTargetHealth"), s.W.Count("elbv2.DescribeListeners"); h != tc.healthReads || l != listenerReads || s.W.LBZones(s.LB)[tc.az] == "" {
+				t.Errorf("health reads %d (want %d), listener reads %d (want %d), zones %v", h, tc.healthReads, l, listenerReads, s.W.LBZones(s.LB))
 			}
 		})
 	}

@@ -33,9 +33,10 @@ const pollEvery = 5 * time.Second
 // holds, and a target registered a moment ago reads initial. With no
 // listener forwarding, it reads, and NotInUse fails the run.
 //
-// A NotInUse with the listeners unread (a run in a covered AZ reads them only
-// when its checks need them) reads them first, into s: the error names the
-// cause, and the caller goes round again only for a lost update.
+// A NotInUse reads the listeners afresh first, into s (a run that changed
+// nothing did not read them, and a warm container's may be 30 s old): the
+// error names the cause, and the caller goes round again only for a lost
+// update.
 func (p *Pipeline) verify(ctx context.Context, s *state.State, pl plan.Plan, tr *TargetReport) error {
 	if p.Config.WaitHealthy == 0 && addsSubnet(pl) && s.Target.ListenersRead && !s.Target.Unrouted {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("health not read: %s was just added to %s and read back there; a new target starts initial (WAIT_HEALTHY_SECONDS waits for healthy)",
@@ -63,10 +64,8 @@ func (p *Pipeline) verify(ctx context.Context, s *state.State, pl plan.Plan, tr 
 		}
 		tr.Health = fmt.Sprintf("%s %s", reg.State, reg.Reason)
 		if reg.State == "unused" && reg.Reason == "Target.NotInUse" {
-			if !s.Target.ListenersRead {
-				if err := p.Observer.Fill(ctx, s, state.Wants{ListenerPorts: true}); err != nil {
-					return err
-				}
+			if err := p.Observer.RefreshListeners(ctx, s); err != nil {
+				return err
 			}
 			return fmt.Errorf("%w: %s in %s: %s (%s)", ErrNotInUse, s.TargetID(), s.Target.Name, notInUseCause(*s), reg.Description)
 		}

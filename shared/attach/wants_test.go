@@ -35,12 +35,12 @@ func listenerWarning(warnings []string) bool {
 	})
 }
 
-// TestListenerPortsWanted: in a covered AZ whose public subnet's network ACL
+// TestClientsACLFinding: in a covered AZ whose public subnet's network ACL
 // does not let every port in from clients, the plan wants the subnets'
 // CIDRs: they are read (once, as the listeners are) and the missing rule on
 // the listener port is named. With the default ACL (TestWarmContainer) the
 // subnets are not read.
-func TestListenerPortsWanted(t *testing.T) {
+func TestClientsACLFinding(t *testing.T) {
 	s := fakeaws.NewSite()
 	restrictClients(s)
 	id := s.Instance("us-east-1a", "web")
@@ -226,16 +226,7 @@ func TestCacheHalvesOfDifferentAges(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := fakeaws.NewSite()
-			p := pipeline(s.W, time.Millisecond)
-			p.Observer.TTL = observe.TargetTTL
-			run := func(id string) attach.Report {
-				t.Helper()
-				r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
-				if err != nil {
-					t.Fatalf("run: %v\nreport: %+v", err, r)
-				}
-				return r
-			}
+			run := warmRun(t, s)
 			acl := tc.setup(s, run)
 			var x string
 			for _, sub := range s.W.Subnets(s.VPC) {
@@ -248,5 +239,49 @@ func TestCacheHalvesOfDifferentAges(t *testing.T) {
 				t.Errorf("the closed ACL %s of the new subnet was not checked: warnings %q", acl, r.Warnings)
 			}
 		})
+	}
+}
+
+// TestCachedRouteTablesNewSubnet: the route tables a warm container cached
+// never saw a subnet created since; when a later read of the ACLs or subnets
+// names one, the cached network is dropped rather than refreshed in part, so
+// an instance in the new subnet (routed to the NAT gateway) is checked on a
+// fresh read, not given the main route table's missing NAT route (a
+// reviewer's case).
+func TestCachedRouteTablesNewSubnet(t *testing.T) {
+	s := fakeaws.NewSite()
+	run := warmRun(t, s)
+	broken := s.W.AddNACL(s.VPC, fakeaws.Subnets(s.Private["us-east-1b"]))
+	for _, e := range []fakeaws.NACLEntry{
+		{Number: 100, Protocol: "-1", CIDR: "10.0.0.0/16", Allow: true},
+		{Number: 100, Egress: true, Protocol: "-1", CIDR: "10.0.0.0/16", Allow: true},
+		{Number: 50, Egress: true, Protocol: "6", CIDR: "10.0.0.0/16", From: 1024, To: 65535}, // a deny: a finding that reads the ACLs again
+	} {
+		s.W.AddNACLEntry(broken, e)
+	}
+	run(s.Instance("us-east-1a", "web")) // caches the ACLs and route tables, no subnets: this path is open
+	x := s.W.AddSubnet(s.VPC, "us-east-1a", "10.0.20.0/24")
+	s.W.Associate(s.PrivRT, x)           // routed to the NAT gateway
+	run(s.Instance("us-east-1b", "web")) // not open: reads the subnets, then the ACLs again (x among them)
+	s.W.ResetCalls()
+	r := run(s.W.AddInstance(x, fakeaws.Groups(s.AppGroup), fakeaws.Tag("elbattach:target", "web")))
+	if slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, "NAT") }) || s.W.Count("ec2.DescribeRouteTables") != 1 {
+		t.Errorf("warnings %q, calls %v: want the route tables read afresh and no NAT warning", r.Warnings, s.W.Calls())
+	}
+}
+
+// warmRun returns a function that attaches an instance as its launch event
+// would, through one warm container (a pipeline with the target cache) on
+// s, failing the test on an error.
+func warmRun(t *testing.T, s *fakeaws.Site) func(id string) attach.Report {
+	p := pipeline(s.W, time.Millisecond)
+	p.Observer.TTL = observe.TargetTTL
+	return func(id string) attach.Report {
+		t.Helper()
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+		if err != nil {
+			t.Fatalf("run: %v\nreport: %+v", err, r)
+		}
+		return r
 	}
 }

@@ -33,9 +33,11 @@ import (
 // as long, for the checks only: a missing network ACL rule found in it is
 // read again before it is reported or fixed, so a cached network can only
 // hide, for up to 30 s, an ACL broken meanwhile; the NAT-route advice may
-// be as old. A decision (the public subnet of a new AZ, the peers of an NLB
-// without security groups) always reads the network afresh, and the
-// pipeline forgets it when it changed the network.
+// be as old. Fill refreshes its ACLs, or adds its subnets, in place, unless
+// the fresh read names a subnet it does not know: then it is dropped (its
+// route tables never saw that subnet). A decision (the public subnet of a
+// new AZ, the peers of an NLB without security groups) always reads the
+// network afresh, and the pipeline forgets it when it changed the network.
 const TargetTTL = 30 * time.Second
 
 type cachedTarget struct {
@@ -89,11 +91,20 @@ func (c *targetCache) putNetwork(vpc string, n *state.Network) {
 }
 
 // putNACLs replaces the ACLs of vpc's cached network by a fresh read of them;
-// the entry keeps its age (its subnets and route tables were not read again).
+// the entry keeps its age (its subnets and route tables were not read
+// again). When the fresh ACLs name a subnet the entry does not know, the
+// entry is dropped instead: its other parts never saw that subnet (its
+// route tables would give it the main table's routes).
 func (c *targetCache) putNACLs(vpc string, acls []state.NACL) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.networks[vpc]; ok {
+		for _, a := range acls {
+			if slices.ContainsFunc(a.Subnets, func(id string) bool { return !e.n.Knows(id) }) {
+				delete(c.networks, vpc)
+				return
+			}
+		}
 		n := *e.n
 		n.NACLs = acls
 		c.networks[vpc] = cachedNetwork{n: &n, at: e.at}
@@ -101,11 +112,16 @@ func (c *targetCache) putNACLs(vpc string, acls []state.NACL) {
 }
 
 // putSubnets adds the subnets to vpc's cached network read without them; the
-// entry keeps its age.
+// entry keeps its age. A subnet the entry does not know drops it, as in
+// putNACLs.
 func (c *targetCache) putSubnets(vpc string, subnets []state.Subnet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.networks[vpc]; ok && e.n.NoSubnets {
+		if !knowsAll(e.n, subnets) {
+			delete(c.networks, vpc)
+			return
+		}
 		n := *e.n
 		n.Subnets, n.NoSubnets = subnets, false
 		c.networks[vpc] = cachedNetwork{n: &n, at: e.at}

@@ -341,6 +341,18 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
+// RefreshListeners reads s's listener facts afresh, whether s has them or a
+// warm container's cache does (verify names the cause of a NotInUse on
+// what the listeners say now), and caches them.
+func (o *Observer) RefreshListeners(ctx context.Context, s *state.State) error {
+	ports, unrouted, err := o.listeners(ctx, s.LoadBalancer, s.Target, false)
+	if err != nil {
+		return err
+	}
+	s.Target.ListenerPorts, s.Target.Unrouted, s.Target.ListenersRead = ports, unrouted, true
+	return nil
+}
+
 // Fill reads what a plan built on s wants and s lacks (see Complete): the
 // listener ports, the whole network afresh, the ACLs afresh, the subnets.
 func (o *Observer) Fill(ctx context.Context, s *state.State, w state.Wants) error {
@@ -444,18 +456,17 @@ func (o *Observer) cachedListeners(lb state.LoadBalancer, t state.Target) (ports
 }
 
 // listeners returns an ELBv2 target's listener ports and whether no listener
-// forwards to it, through the target cache when cached (a Classic ELB's
-// ports come with its description: t's are returned as they are).
+// forwards to it, through the target cache when cached, else read afresh
+// into it (a Classic ELB's ports come with its description: t's are
+// returned as they are).
 func (o *Observer) listeners(ctx context.Context, lb state.LoadBalancer, t state.Target, cached bool) ([]int32, bool, error) {
 	if lb.IsClassic() || lb.ARN == "" {
 		return t.ListenerPorts, t.Unrouted, nil
 	}
-	if !cached {
-		ports, forwards, err := o.Listeners(ctx, lb.ARN, t.ARN)
-		return ports, !forwards, err
-	}
-	if ports, unrouted, ok := o.cachedListeners(lb, t); ok {
-		return ports, unrouted, nil
+	if cached {
+		if ports, unrouted, ok := o.cachedListeners(lb, t); ok {
+			return ports, unrouted, nil
+		}
 	}
 	ports, forwards, err := o.Listeners(ctx, lb.ARN, t.ARN)
 	if err == nil && o.TTL > 0 {

@@ -191,8 +191,9 @@ type Network struct {
 	// the checks need their CIDRs (NoSubnets until then), without CIDR
 	// blocks or internet gateway. No decision is made on it.
 	ChecksOnly bool `json:"checks-only,omitempty"`
-	// NoSubnets is true while such a network holds its ACLs alone (their
-	// associations still name the subnets: see Knows).
+	// NoSubnets is true while such a network holds no subnets, only its ACLs
+	// and route tables (the ACLs' associations still name the subnets: see
+	// Knows).
 	NoSubnets bool `json:"no-subnets,omitempty"`
 }
 
