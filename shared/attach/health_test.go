@@ -3,6 +3,7 @@ package attach_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -297,6 +298,36 @@ func TestUnroutedFails(t *testing.T) {
 			}
 			if h, l := s.W.Count("elbv2.DescribeTargetHealth"), s.W.Count("elbv2.DescribeListeners"); h != tc.healthReads || l != listenerReads || s.W.LBZones(s.LB)[tc.az] == "" {
 				t.Errorf("health reads %d (want %d), listener reads %d (want %d), zones %v", h, tc.healthReads, l, listenerReads, s.W.LBZones(s.LB))
+			}
+		})
+	}
+}
+
+// TestNotInUseLostUpdate: waiting for healthy after adding an AZ, the target
+// reads unused / Target.NotInUse because a concurrent SetSubnets dropped the
+// AZ after the read-back; the run goes round again and adds it back, also
+// when the listener read that names the cause fails (a reviewer's case: the
+// failure is added to the NotInUse, not put in its place).
+func TestNotInUseLostUpdate(t *testing.T) {
+	for _, failListeners := range []bool{false, true} {
+		t.Run(fmt.Sprintf("listener read fails %v", failListeners), func(t *testing.T) {
+			s := fakeaws.NewSite()
+			id := s.Instance("us-east-1c", "web")
+			p := fastPipeline(s.W, nil)
+			p.Config.WaitHealthy = 20 * time.Millisecond
+			var once sync.Once
+			s.W.AfterCall("elbv2.RegisterTargets", func() {
+				once.Do(func() {
+					s.W.SetLBSubnets(s.LB, s.Public["us-east-1a"], s.Public["us-east-1b"])
+					if failListeners {
+						s.W.FailNext("elbv2.DescribeListeners", errors.New("Throttling: rate exceeded"))
+					}
+				})
+			})
+			r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "manual"})
+			if err != nil || s.W.LBZones(s.LB)["us-east-1c"] == "" || s.W.Count("elbv2.SetSubnets") != 2 {
+				t.Errorf("err %v, zones %v, SetSubnets %d: want us-east-1c added back in a second round; report %+v",
+					err, s.W.LBZones(s.LB), s.W.Count("elbv2.SetSubnets"), r)
 			}
 		})
 	}

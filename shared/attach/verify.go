@@ -36,7 +36,8 @@ const pollEvery = 5 * time.Second
 // A NotInUse reads the listeners afresh first, into s (a run that changed
 // nothing did not read them, and a warm container's may be 30 s old): the
 // error names the cause, and the caller goes round again only for a lost
-// update.
+// update. A failed read keeps what s had and is added to the error, which
+// stays a NotInUse.
 func (p *Pipeline) verify(ctx context.Context, s *state.State, pl plan.Plan, tr *TargetReport) error {
 	if p.Config.WaitHealthy == 0 && addsSubnet(pl) && s.Target.ListenersRead && !s.Target.Unrouted {
 		tr.Notes = append(tr.Notes, fmt.Sprintf("health not read: %s was just added to %s and read back there; a new target starts initial (WAIT_HEALTHY_SECONDS waits for healthy)",
@@ -64,10 +65,11 @@ func (p *Pipeline) verify(ctx context.Context, s *state.State, pl plan.Plan, tr 
 		}
 		tr.Health = fmt.Sprintf("%s %s", reg.State, reg.Reason)
 		if reg.State == "unused" && reg.Reason == "Target.NotInUse" {
+			var readErr error
 			if err := p.Observer.RefreshListeners(ctx, s); err != nil {
-				return err
+				readErr = fmt.Errorf("reading the listeners to name the cause, %w", err)
 			}
-			return fmt.Errorf("%w: %s in %s: %s (%s)", ErrNotInUse, s.TargetID(), s.Target.Name, notInUseCause(*s), reg.Description)
+			return errors.Join(fmt.Errorf("%w: %s in %s: %s (%s)", ErrNotInUse, s.TargetID(), s.Target.Name, notInUseCause(*s), reg.Description), readErr)
 		}
 		if isHealthy(reg) || p.Config.WaitHealthy == 0 || time.Now().Add(p.poll()).After(deadline) {
 			break

@@ -51,7 +51,9 @@ type State struct {
 // reads it and plans again (observe.Fill).
 type Wants struct {
 	// ListenerPorts: the network ACL of the load balancer's subnet does not
-	// let every port in from clients, so the check needs the listener ports.
+	// let every port in from clients, so the check needs the listener ports
+	// and they were not read (Complete reads them: for a plan built on a
+	// state that did not pass through it).
 	ListenerPorts bool `json:"listener-ports,omitempty"`
 	// FreshNetwork: a decision (the choice of a public subnet) needs the
 	// whole network, and the one at hand is cached or read for the checks
