@@ -23,7 +23,7 @@ import (
 // every subnet (local routes replaced by middlebox routes, say).
 func (o *Observer) Network(ctx context.Context, vpc string, acls bool) (*state.Network, error) {
 	n := &state.Network{VPC: vpc}
-	filter := []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}}
+	filter := vpcFilter(vpc)
 	var tables []ec2types.RouteTable
 	var wg sync.WaitGroup
 	var subnetsErr, tablesErr, aclsErr error
@@ -77,7 +77,7 @@ func (o *Observer) checksNetwork(ctx context.Context, vpc string) (*state.Networ
 	var wg sync.WaitGroup
 	wg.Go(func() { acls, aclsErr = o.NACLs(ctx, vpc) })
 	wg.Go(func() {
-		tables, tablesErr = o.routeTables(ctx, []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}})
+		tables, tablesErr = o.routeTables(ctx, vpcFilter(vpc))
 	})
 	wg.Wait()
 	if err := errors.Join(aclsErr, tablesErr); err != nil {
@@ -95,7 +95,7 @@ func (o *Observer) checksNetwork(ctx context.Context, vpc string) (*state.Networ
 
 // vpcSubnets reads the VPC's subnets.
 func (o *Observer) vpcSubnets(ctx context.Context, vpc string) ([]state.Subnet, error) {
-	return o.subnets(ctx, []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}})
+	return o.subnets(ctx, vpcFilter(vpc))
 }
 
 // subnets reads the subnets that match filter, every page.
@@ -183,7 +183,7 @@ func (o *Observer) vpcBlocks(ctx context.Context, vpc string) ([]netip.Prefix, e
 func (o *Observer) NACLs(ctx context.Context, vpc string) ([]state.NACL, error) {
 	var out []state.NACL
 	pages := ec2.NewDescribeNetworkAclsPaginator(o.EC2, &ec2.DescribeNetworkAclsInput{
-		Filters: []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}}})
+		Filters: vpcFilter(vpc)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
@@ -243,4 +243,9 @@ func routeTableOf(t ec2types.RouteTable) state.RouteTable {
 		}
 	}
 	return rt
+}
+
+// vpcFilter selects what belongs to vpc.
+func vpcFilter(vpc string) []ec2types.Filter {
+	return []ec2types.Filter{{Name: aws.String("vpc-id"), Values: []string{vpc}}}
 }
