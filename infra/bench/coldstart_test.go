@@ -48,6 +48,7 @@ func BenchmarkColdStart(b *testing.B) {
 		{key: "instance-state, manual attach of an untagged instance", binary: "instance-state", event: untagged},
 		{key: "empty handler, same event", binary: "empty", event: malformed},
 		{key: "empty handler linking the SDK packages, same event", binary: "sdkfloor", event: malformed},
+		{key: coreFloorKey, binary: "corefloor", event: malformed},
 	}
 	for i := range variants {
 		variants[i].bin = binary(b, variants[i].binary)
@@ -77,6 +78,9 @@ func BenchmarkColdStart(b *testing.B) {
 	b.ReportMetric(floor/empty, "sdk-floor-ratio")
 }
 
+// coreFloorKey is the cold-start variant of infra/bench/corefloor.
+const coreFloorKey = "empty handler linking ec2 and both load balancing clients only, same event"
+
 // sdkPackages matches the aws-sdk-go-v2 packages whose init the floor
 // measures: the service clients and the config loader.
 var sdkPackages = regexp.MustCompile(`^github\.com/aws/aws-sdk-go-v2/(service/[^/]+|config)$`)
@@ -100,9 +104,21 @@ func TestSDKFloorLinksTheFunctionsSDK(t *testing.T) {
 		slices.Sort(sdk)
 		return sdk
 	}
-	fn, floor := deps("./functions/instance-state"), deps("./infra/bench/sdkfloor")
+	fn, floor, core := deps("./functions/instance-state"), deps("./infra/bench/sdkfloor"), deps("./infra/bench/corefloor")
 	if len(fn) < 5 || !slices.Equal(fn, floor) {
 		t.Errorf("SDK packages:\n instance-state %v\n sdkfloor       %v", fn, floor)
+	}
+	// The job's floor: the three clients the checklist needs and no more of
+	// the SDK's service and config packages, each of them linked by the
+	// functions too.
+	const svc = "github.com/aws/aws-sdk-go-v2/service/"
+	if want := []string{svc + "ec2", svc + "elasticloadbalancing", svc + "elasticloadbalancingv2"}; !slices.Equal(core, want) {
+		t.Errorf("corefloor links %v, want %v", core, want)
+	}
+	for _, p := range core {
+		if !slices.Contains(fn, p) {
+			t.Errorf("corefloor links %s, which instance-state does not", p)
+		}
 	}
 }
 

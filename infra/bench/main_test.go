@@ -149,8 +149,9 @@ func binary(b *testing.B, name string) string {
 
 // baselines are the handlers the cold start compares the functions with.
 var baselines = map[string]struct{ pkg, title string }{
-	"empty":    {"./infra/bench/empty", "empty handler (infra/bench/empty)"},
-	"sdkfloor": {"./infra/bench/sdkfloor", "empty handler linking the SDK packages (infra/bench/sdkfloor)"},
+	"empty":     {"./infra/bench/empty", "empty handler (infra/bench/empty)"},
+	"sdkfloor":  {"./infra/bench/sdkfloor", "empty handler linking the SDK packages (infra/bench/sdkfloor)"},
+	"corefloor": {"./infra/bench/corefloor", "empty handler linking ec2 and both load balancing clients only (infra/bench/corefloor)"},
 }
 
 // cleanup removes what binary built.
