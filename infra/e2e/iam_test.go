@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -51,20 +53,36 @@ func codeActions() []string {
 	return sortedKeys(set)
 }
 
-// templateActions reads the actions ElbattachPolicy grants.
-func templateActions() ([]string, error) {
+// template is what iam_test reads of template.yaml: the actions of each
+// managed policy, and for each function its code folder and policies.
+type template struct {
+	policies  map[string][]string         // managed policy logical ID -> actions
+	functions map[string]templateFunction // function logical ID
+}
+
+type templateFunction struct {
+	code     string   // CodeUri, e.g. functions/lifecycle/
+	policies []string // logical IDs of its managed policies
+}
+
+// readTemplate parses template.yaml (its CloudFormation tags stripped: a
+// `!Ref X` reads as "X").
+func readTemplate() (template, error) {
 	b, err := os.ReadFile(filepath.Join(root, "template.yaml"))
 	if err != nil {
-		return nil, err
+		return template{}, err
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, err
+		return template{}, err
 	}
 	stripTags(&doc)
 	var tpl struct {
 		Resources map[string]struct {
+			Type       string `yaml:"Type"`
 			Properties struct {
+				CodeUri        string   `yaml:"CodeUri"`
+				Policies       []string `yaml:"Policies"`
 				PolicyDocument struct {
 					Statement []struct {
 						Action yaml.Node `yaml:"Action"`
@@ -74,21 +92,50 @@ func templateActions() ([]string, error) {
 		} `yaml:"Resources"`
 	}
 	if err := doc.Decode(&tpl); err != nil {
-		return nil, err
+		return template{}, err
 	}
-	set := map[string]bool{}
-	for _, st := range tpl.Resources["ElbattachPolicy"].Properties.PolicyDocument.Statement {
-		var many []string
-		if st.Action.Kind == yaml.ScalarNode {
-			many = []string{st.Action.Value}
-		} else if err := st.Action.Decode(&many); err != nil {
-			return nil, err
+	out := template{policies: map[string][]string{}, functions: map[string]templateFunction{}}
+	for id, r := range tpl.Resources {
+		switch r.Type {
+		case "AWS::IAM::ManagedPolicy":
+			set := map[string]bool{}
+			for _, st := range r.Properties.PolicyDocument.Statement {
+				var many []string
+				if st.Action.Kind == yaml.ScalarNode {
+					many = []string{st.Action.Value}
+				} else if err := st.Action.Decode(&many); err != nil {
+					return template{}, err
+				}
+				for _, a := range many {
+					set[a] = true
+				}
+			}
+			out.policies[id] = sortedKeys(set)
+		case "AWS::Serverless::Function":
+			out.functions[id] = templateFunction{code: r.Properties.CodeUri, policies: r.Properties.Policies}
 		}
-		for _, a := range many {
+	}
+	return out, nil
+}
+
+// granted returns the actions the policies grant together.
+func (t template) granted(policies ...string) []string {
+	set := map[string]bool{}
+	for _, p := range policies {
+		for _, a := range t.policies[p] {
 			set[a] = true
 		}
 	}
-	return sortedKeys(set), nil
+	return sortedKeys(set)
+}
+
+// templateActions reads the actions the template's managed policies grant.
+func templateActions() ([]string, error) {
+	t, err := readTemplate()
+	if err != nil {
+		return nil, err
+	}
+	return t.granted(slices.Collect(maps.Keys(t.policies))...), nil
 }
 
 // TestIAMMatchesCode: the template grants exactly the actions the code can
@@ -100,7 +147,47 @@ func TestIAMMatchesCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(codeActions(), granted); diff != "" {
-		t.Errorf("ElbattachPolicy actions (-code +template):\n%s", diff)
+		t.Errorf("the template's policy actions (-code +template):\n%s", diff)
+	}
+}
+
+// TestIAMPerFunction: each function's role grants what that function can
+// call and no more. Every function runs the shared pipeline; autoscaling
+// calls go through shared/asg, which only the functions linking it make;
+// outcome events are put by every handler but the reconcile sweep
+// (attach.Handler.HandleSweep reports in its response and log only).
+func TestIAMPerFunction(t *testing.T) {
+	t.Parallel()
+	tpl, err := readTemplate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tpl.functions) != 4 {
+		t.Fatalf("template functions %v, want the four of functions/", slices.Sorted(maps.Keys(tpl.functions)))
+	}
+	for id, fn := range tpl.functions {
+		t.Run(id, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command("go", "list", "-deps", "./"+fn.code)
+			cmd.Dir, cmd.Env = root, append(os.Environ(), "GOOS=linux", "CGO_ENABLED=0")
+			deps, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list -deps ./%s: %v", fn.code, err)
+			}
+			linksASG := slices.Contains(strings.Fields(string(deps)), "github.com/elbattach/elbattach/shared/asg")
+			putsOutcome := fn.code != "functions/reconcile/"
+			var want []string
+			for _, a := range codeActions() {
+				svc, _, _ := strings.Cut(a, ":")
+				if (svc == "autoscaling" && !linksASG) || (svc == "events" && !putsOutcome) {
+					continue
+				}
+				want = append(want, a)
+			}
+			if diff := cmp.Diff(want, tpl.granted(fn.policies...)); diff != "" {
+				t.Errorf("%s (%s) actions (-code +template):\n%s", id, fn.code, diff)
+			}
+		})
 	}
 }
 
