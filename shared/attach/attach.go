@@ -222,7 +222,18 @@ func names(ref state.Ref, t state.Target) bool {
 // when apply finds that AWS changed under the plan. The checks that need the
 // full state (network ACLs, listeners, NAT) run only when there is something
 // to change: a steady-state replay stays cheap.
+//
+// A run that fails forgets what the container cached of the target: a
+// retry (or the next event, an operator's fix just made) starts afresh.
 func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool) (TargetReport, error) {
+	tr, err := p.attachRounds(ctx, in, ref, dryRun)
+	if err != nil {
+		p.Observer.Forget(ref)
+	}
+	return tr, err
+}
+
+func (p *Pipeline) attachRounds(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool) (TargetReport, error) {
 	tr := TargetReport{Target: ref.Raw, Changes: []string{}}
 	if ref.Region != "" && p.Region != "" && ref.Region != p.Region {
 		return tr, fmt.Errorf("%w: %s is in %s, this function runs in %s", ErrForeignRegion, ref.ARN, ref.Region, p.Region)
@@ -272,7 +283,7 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 		}
 		err = p.verify(ctx, &s, pl, &tr)
 		if err != nil {
-			p.Observer.Forget(ref)
+			p.Observer.Forget(ref) // before going round again too
 		}
 		if errors.Is(err, ErrNotInUse) && addsSubnet(pl) && !s.Target.Unrouted && round < maxRounds {
 			// The AZ this run added (or found added) was dropped by a

@@ -1,6 +1,7 @@
 package attach_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/plan"
 )
 
 // TestWarmContainer: one container (one pipeline with the target cache)
@@ -139,5 +141,52 @@ func TestWarmContainerLoadBalancerMoved(t *testing.T) {
 	want := "+ allow tcp/80 into " + site.AppGroup + " from " + other // the cached groups are open already
 	if !slices.Contains(r.Changes, want) {
 		t.Errorf("changes %q, want %q", r.Changes, want)
+	}
+}
+
+// TestWarmContainerLoadBalancerReplaced: the load balancer a warm container
+// cached is deleted and another one forwards to the target group now (a
+// CloudFormation replacement). The next run observes again and registers
+// behind the new one: no refusal for good (which would complete a launch
+// lifecycle action with LIFECYCLE_ON_FAILURE), and no 30 s of failures.
+func TestWarmContainerLoadBalancerReplaced(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	p := pipeline(w, time.Millisecond)
+	p.Observer.TTL = observe.TargetTTL
+	if _, err := p.Run(ctx, event.Trigger{InstanceID: site.Instance("us-east-1a", "web"), Action: event.Attach, Origin: "aws.ec2 running"}); err != nil {
+		t.Fatal(err)
+	}
+	w.AddLoadBalancer("web-alb-2", "application", fakeaws.Subnets(site.Public["us-east-1a"], site.Public["us-east-1b"]),
+		fakeaws.Groups(site.LBGroup), fakeaws.Forward(80, site.TG))
+	w.DeleteLoadBalancer(site.LB)
+	id := site.Instance("us-east-1a", "web")
+	r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+	if err != nil {
+		t.Fatalf("run after the replacement: %v (permanent %v)\nreport: %+v", err, attach.Permanent(err), r)
+	}
+	if r.Targets[0].LoadBalancer != "web-alb-2" || !slices.Contains(r.Changes, "+ register "+id+" on port 80 in "+site.TG) {
+		t.Errorf("load balancer %q, changes %q: want registered behind web-alb-2", r.Targets[0].LoadBalancer, r.Changes)
+	}
+}
+
+// TestFailedRunForgets: a run that fails, here refused before any change
+// (the target group carries no opt-in tag), forgets what the container
+// cached of the target, so that the operator's fix counts at once: the next
+// run reads the tags again.
+func TestFailedRunForgets(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	tg := w.AddTargetGroup(site.VPC, "api", 8080)
+	w.SetListenerDefault(site.LB, 80, tg)
+	p := pipeline(w, time.Millisecond)
+	p.Observer.TTL = observe.TargetTTL
+	_, err := p.Run(ctx, event.Trigger{InstanceID: site.Instance("us-east-1a", "api"), Action: event.Attach, Origin: "aws.ec2 running"})
+	if !errors.Is(err, plan.ErrNotAllowed) {
+		t.Fatalf("untagged target group: %v, want %v", err, plan.ErrNotAllowed)
+	}
+	w.TagTargetGroup(tg, "elbattach:allow", "true")
+	if r, err := p.Run(ctx, event.Trigger{InstanceID: site.Instance("us-east-1a", "api"), Action: event.Attach, Origin: "aws.ec2 running"}); err != nil {
+		t.Fatalf("after the operator tagged it, same container: %v\nreport: %+v", err, r)
 	}
 }

@@ -97,6 +97,30 @@ func (w *World) SetListenerDefault(arn string, port int32, tg string) {
 	})
 }
 
+// DeleteLoadBalancer deletes an ELBv2 load balancer, as DeleteLoadBalancer
+// does, unrecorded: another writer, for tests. Its target groups lose it
+// from their LoadBalancerArns.
+func (w *World) DeleteLoadBalancer(arn string) {
+	w.locked(func() {
+		delete(w.db.LoadBalancers, arn)
+		for _, g := range w.db.TargetGroups {
+			g.LoadBalancers = slices.DeleteFunc(g.LoadBalancers, func(a string) bool { return a == arn })
+		}
+	})
+}
+
+// TagTargetGroup sets a tag of a target group, as AddTags does, unrecorded:
+// another writer, for tests.
+func (w *World) TagTargetGroup(arn, key, value string) {
+	w.locked(func() {
+		g := w.db.TargetGroups[arn]
+		if g.Tags == nil {
+			g.Tags = map[string]string{}
+		}
+		g.Tags[key] = value
+	})
+}
+
 // SetLBGroups replaces an ELBv2 load balancer's security groups, as
 // SetSecurityGroups does, unrecorded: another writer, for tests.
 func (w *World) SetLBGroups(arn string, groups ...string) {

@@ -165,6 +165,8 @@ func (c *targetCache) put(key string, t state.Target, lb state.LoadBalancer) {
 		c.m = map[string]cachedTarget{}
 	}
 	t.Registrations = nil
+	// The run goes on with lb: the cache keeps slices of its own.
+	lb.Subnets, lb.SecurityGroups = slices.Clone(lb.Subnets), slices.Clone(lb.SecurityGroups)
 	c.m[key] = cachedTarget{target: t, lb: lb, at: time.Now()}
 }
 

@@ -48,3 +48,18 @@ func TestCachedNetworkRefresh(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedLoadBalancerOwnSlices: the cache keeps slices of its own of the
+// load balancer it is given, so that the run, which goes on with that value
+// (filling in the AZs of its subnets), never writes into what another run
+// reads from the cache.
+func TestCachedLoadBalancerOwnSlices(t *testing.T) {
+	c := &targetCache{}
+	lb := state.LoadBalancer{ARN: "arn:lb", Subnets: []state.LBSubnet{{ID: "subnet-a"}}, SecurityGroups: []string{"sg-1"}}
+	c.put("web", state.Target{Name: "web"}, lb)
+	lb.Subnets[0].AZ, lb.SecurityGroups[0] = "written by the run", "sg-written"
+	_, got, ok := c.get("web", time.Minute)
+	if !ok || got.Subnets[0].AZ != "" || got.SecurityGroups[0] != "sg-1" {
+		t.Errorf("cached load balancer %+v (found %v): the run's writes reached it", got, ok)
+	}
+}

@@ -298,6 +298,12 @@ func (o *Observer) Complete(ctx context.Context, s *state.State) error {
 		wg.Go(func() { ports, unrouted, listenersErr = o.listeners(ctx, lb, t, true) })
 	}
 	wg.Wait()
+	if errors.Is(lbErr, ErrTargetNotFound) {
+		// The cached load balancer is gone (replaced, say): the target
+		// group may be behind another one now.
+		o.Forget(s.Target.Ref)
+		return fmt.Errorf("%w: %s", ErrCacheStale, lbErr.Error()) // not lbErr itself: no refusal for good
+	}
 	if err := errors.Join(groupsErr, networkErr, listenersErr, lbErr, attrsErr); err != nil {
 		return err
 	}
