@@ -138,9 +138,12 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("tag %s of %s: %w", p.Config.TagKey, in.ID, err)
 	}
-	if t.Action == event.Attach && in.State == "pending" && t.Lifecycle != nil {
+	if t.Action == event.Attach && in.State == "pending" && (t.Lifecycle != nil || t.Origin == event.SourceEC2+" running") {
 		// A launch action can come before EC2 calls the instance running:
-		// retry, and complete the action only once attached.
+		// retry, and complete the action only once attached. A "running"
+		// event read back as pending is EC2's eventual consistency right
+		// after launch (a stop and start would send "running" again): an
+		// error, which Lambda retries, not a stale event to drop.
 		return fmt.Errorf("%w: %s is still pending", ErrNotReady, in.ID)
 	}
 	if t.Action == event.Attach && in.State != "running" && t.Origin != "manual" {

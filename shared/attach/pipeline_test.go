@@ -3,6 +3,7 @@ package attach_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -254,6 +255,33 @@ func TestStaleDetach(t *testing.T) {
 	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "manual"})
 	if err != nil || len(r.Changes) != 1 || len(w.TargetGroup(site.TG).Targets) != 0 {
 		t.Errorf("manual detach: %q, %v\n%s", r.Changes, err, w.Dump())
+	}
+}
+
+// TestStaleAttach: a "running" event whose instance reads back as pending
+// (EC2's eventual consistency right after launch) fails with ErrNotReady, for
+// Lambda to retry, instead of being dropped as stale; a "running" event for
+// an instance that is stopped now, or a tag change on a pending instance
+// (its "running" event follows), is skipped and changes nothing.
+func TestStaleAttach(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance("us-east-1a", "web", fakeaws.State("pending"))
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+	if !errors.Is(err, attach.ErrNotReady) || attach.Permanent(err) || r.Skipped != "" {
+		t.Errorf("running event, instance still pending: %v (permanent %v), skipped %q; want ErrNotReady, retried", err, attach.Permanent(err), r.Skipped)
+	}
+	r, err = pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: event.SourceTag})
+	if err != nil || !strings.Contains(r.Skipped, "is pending now") {
+		t.Errorf("tag change on a pending instance: %v, skipped %q", err, r.Skipped)
+	}
+	w.SetInstanceState(id, "stopped")
+	r, err = pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+	if err != nil || !strings.Contains(r.Skipped, "is stopped now") {
+		t.Errorf("late running event on a stopped instance: %v, skipped %q", err, r.Skipped)
+	}
+	if n := len(w.TargetGroup(site.TG).Targets); n != 0 {
+		t.Errorf("%d targets registered, want none", n)
 	}
 }
 
