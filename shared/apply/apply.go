@@ -119,6 +119,12 @@ func resolve(st plan.Step, ids map[string]string) plan.Step {
 	if cidr, ok := ids[plan.NewSubnetCIDR]; ok && st.Op == plan.CreateSubnet {
 		st.CIDR = cidr
 	}
+	// A rule the plan wrote for the block it meant to create (an NLB's nodes,
+	// the network ACLs) is for the subnet made or adopted instead. The
+	// planned block was free when planned: no other peer is that CIDR.
+	if planned, cidr := ids[plannedCIDRMark], ids[plan.NewSubnetCIDR]; planned != "" && cidr != planned && st.SourceCIDR == planned {
+		st.SourceCIDR = cidr
+	}
 	if len(st.Subnets) > 0 {
 		st.Subnets = slices.Clone(st.Subnets)
 		for i := range st.Subnets {
@@ -167,6 +173,10 @@ const adoptedMark = "<adopted>"
 // read again before SetSubnets however fresh the plan's is.
 const contendedMark = "<contended>"
 
+// plannedCIDRMark records the block the plan meant the new subnet to have,
+// when the subnet made (next free block) or adopted has another.
+const plannedCIDRMark = "<planned-subnet-cidr>"
+
 // maxBlockRetries bounds the next-block attempts of one CreateSubnet step.
 const maxBlockRetries = 5
 
@@ -189,12 +199,12 @@ func (a *Applier) createSubnet(ctx context.Context, st plan.Step, ids map[string
 				return false, fmt.Errorf("%w: %s is taken (%s)", ErrStale, cidr, awserr.Code(err))
 			}
 			ids[contendedMark] = "true"
-			next, adopt, err := a.nextBlock(ctx, st, cidr)
+			next, adopt, adoptCIDR, err := a.nextBlock(ctx, st, cidr)
 			if err != nil {
 				return false, err
 			}
 			if adopt != "" {
-				ids[plan.NewSubnet], ids[plan.NewSubnetCIDR], ids[adoptedMark] = adopt, cidr, "true"
+				ids[plan.NewSubnet], ids[plan.NewSubnetCIDR], ids[adoptedMark], ids[plannedCIDRMark] = adopt, adoptCIDR, "true", st.CIDR
 				return false, nil
 			}
 			cidr = next
@@ -206,22 +216,23 @@ func (a *Applier) createSubnet(ctx context.Context, st plan.Step, ids map[string
 		if err != nil {
 			return false, fmt.Errorf("creating subnet, %w", err)
 		}
-		ids[plan.NewSubnet], ids[plan.NewSubnetCIDR] = aws.ToString(out.Subnet.SubnetId), cidr
+		ids[plan.NewSubnet], ids[plan.NewSubnetCIDR], ids[plannedCIDRMark] = aws.ToString(out.Subnet.SubnetId), cidr, st.CIDR
 		return true, nil
 	}
 }
 
 // nextBlock reads the VPC's subnets again after a conflict on taken: it
-// returns elbattach's subnet in the step's AZ to adopt, else the lowest free
-// block now.
-func (a *Applier) nextBlock(ctx context.Context, st plan.Step, taken string) (next, adopt string, err error) {
+// returns elbattach's subnet in the step's AZ to adopt (and its CIDR, which
+// need not be taken: the run that made it may have read the VPC at another
+// moment), else the lowest free block now.
+func (a *Applier) nextBlock(ctx context.Context, st plan.Step, taken string) (next, adopt, adoptCIDR string, err error) {
 	var subnets []state.Subnet
 	pages := ec2.NewDescribeSubnetsPaginator(a.EC2, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{
 		{Name: aws.String("vpc-id"), Values: []string{st.VPC}}}})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return "", "", fmt.Errorf("describing subnets of %s, %w", st.VPC, err)
+			return "", "", "", fmt.Errorf("describing subnets of %s, %w", st.VPC, err)
 		}
 		for _, sn := range page.Subnets {
 			c, _ := netip.ParsePrefix(aws.ToString(sn.CidrBlock))
@@ -229,7 +240,7 @@ func (a *Applier) nextBlock(ctx context.Context, st plan.Step, taken string) (ne
 			if aws.ToString(sn.AvailabilityZone) == st.AZ && c.Bits() <= plan.MaxLBSubnetBits && slices.ContainsFunc(sn.Tags, func(t ec2types.Tag) bool {
 				return aws.ToString(t.Key) == config.ManagedTagKey && aws.ToString(t.Value) == "true"
 			}) {
-				return "", aws.ToString(sn.SubnetId), nil
+				return "", aws.ToString(sn.SubnetId), c.String(), nil
 			}
 		}
 	}
@@ -242,9 +253,9 @@ func (a *Applier) nextBlock(ctx context.Context, st plan.Step, taken string) (ne
 	want, _ := netip.ParsePrefix(taken)
 	block, ok := plan.FreeBlock(vpc, subnets, want.Bits())
 	if !ok {
-		return "", "", fmt.Errorf("%w: no free /%d in %s after %s was taken", plan.ErrNoSpace, want.Bits(), st.VPC, taken)
+		return "", "", "", fmt.Errorf("%w: no free /%d in %s after %s was taken", plan.ErrNoSpace, want.Bits(), st.VPC, taken)
 	}
-	return block.String(), "", nil
+	return block.String(), "", "", nil
 }
 
 func (a *Applier) createRouteTable(ctx context.Context, st plan.Step, ids map[string]string) (bool, error) {

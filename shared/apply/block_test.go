@@ -1,6 +1,7 @@
 package apply_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,5 +52,55 @@ func TestNextBlockAdopts(t *testing.T) {
 	}
 	if n := w.Count("ec2.CreateSubnet"); n != 1 {
 		t.Errorf("%d CreateSubnet calls", n)
+	}
+}
+
+// TestNextBlockRulesFollow: the rules the plan wrote for the block it meant
+// to create (an NLB's nodes into the instance's group, network ACL entries)
+// open the subnet made or adopted instead, when that one has another block;
+// a rule for any other CIDR stays as planned (a reviewer's case: the next
+// free block was created and the rules opened the other AZ's subnet).
+func TestNextBlockRulesFollow(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		setup      func(site *fakeaws.Site)
+	}{
+		{"next free block", "10.0.0.96/27", func(site *fakeaws.Site) {
+			site.W.AddSubnet(site.VPC, "us-east-1d", "10.0.0.64/27", fakeaws.Managed()) // another AZ's run won the block
+		}},
+		{"adopted at another block", "10.0.0.128/27", func(site *fakeaws.Site) {
+			site.W.AddSubnet(site.VPC, "us-east-1d", "10.0.0.64/27", fakeaws.Managed())
+			site.W.AddSubnet(site.VPC, "us-east-1c", "10.0.0.128/27", fakeaws.Managed()) // this AZ's, read at another moment
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			site := fakeaws.NewSite()
+			w := site.W
+			tc.setup(site)
+			acl := w.DefaultNACL(site.VPC)
+			steps := newAZ(site, site.Instance("us-east-1c", "web"))
+			steps[0].VPCCIDRs = []string{"10.0.0.0/16"}
+			steps[3] = plan.Step{Op: plan.AuthorizeIngress, Group: site.AppGroup, SourceCIDR: "10.0.0.64/27", Protocol: "tcp", Port: 80, Description: plan.RuleDescription}
+			steps = append(steps,
+				plan.Step{Op: plan.AuthorizeIngress, Group: site.AppGroup, SourceCIDR: "10.0.0.0/27", Protocol: "tcp", Port: 80, Description: plan.RuleDescription},
+				plan.Step{Op: plan.AddNACLEntry, NACL: acl, RuleNumber: 1, Protocol: "6", FromPort: 80, ToPort: 80, SourceCIDR: "10.0.0.64/27"})
+			done, err := applier(w).Run(ctx, plan.Plan{Steps: steps})
+			if err != nil {
+				t.Fatalf("Run: %v (done %q)", err, done)
+			}
+			var from []string
+			for _, r := range w.SecurityGroup(site.AppGroup).Ingress {
+				from = append(from, r.CIDR)
+			}
+			if !slices.Contains(from, tc.want) || slices.Contains(from, "10.0.0.64/27") || !slices.Contains(from, "10.0.0.0/27") {
+				t.Errorf("ingress from %q: want %s and 10.0.0.0/27, not 10.0.0.64/27", from, tc.want)
+			}
+			if e := w.NACL(acl).Entries; !slices.ContainsFunc(e, func(e fakeaws.NACLEntry) bool { return e.Number == 1 && e.CIDR == tc.want }) {
+				t.Errorf("network ACL entries %+v: want rule 1 from %s", e, tc.want)
+			}
+			if !slices.Contains(done, "+ allow tcp/80 into "+site.AppGroup+" from "+tc.want) {
+				t.Errorf("done %q: the change line names the planned block", done)
+			}
+		})
 	}
 }
