@@ -112,7 +112,8 @@ func (h *Handler) HandleSweep(ctx context.Context, raw json.RawMessage) (Reconci
 // announce puts the outcome event of a run that changed something, failed,
 // or completed a lifecycle action. Failing to announce does not fail the run.
 func (h *Handler) announce(ctx context.Context, t event.Trigger, r Report, err error) {
-	if h.Events == nil || r.DryRun || (len(r.Changes) == 0 && err == nil && r.Error == "" && r.Lifecycle == nil) {
+	completed := r.Lifecycle != nil && r.Lifecycle.Result != NotActive
+	if h.Events == nil || r.DryRun || (len(r.Changes) == 0 && err == nil && r.Error == "" && !completed) {
 		return
 	}
 	detailType := outcome.Attached

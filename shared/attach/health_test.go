@@ -4,29 +4,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
 	"github.com/elbattach/elbattach/shared/attach"
+	"github.com/elbattach/elbattach/shared/awsclient"
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/outcome"
 	"github.com/elbattach/elbattach/shared/plan"
 )
 
-// fakeASG records lifecycle calls.
+// fakeASG records lifecycle calls. As Auto Scaling does, it completes an
+// action once: completing its token again is a ValidationError ("No active
+// Lifecycle Action found with token ...").
 type fakeASG struct {
 	mu         sync.Mutex
 	completed  []string // hook:result
+	tokens     map[string]bool
 	heartbeats int
 }
 
 func (f *fakeASG) Complete(_ context.Context, lc event.Lifecycle, _, result string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.tokens[lc.Token] {
+		return fmt.Errorf("completing lifecycle action %s of %s, %w", lc.Hook, lc.Group,
+			fakeaws.Err("ValidationError", "No active Lifecycle Action found with token %s", lc.Token))
+	}
+	if f.tokens == nil {
+		f.tokens = map[string]bool{}
+	}
+	f.tokens[lc.Token] = true
 	f.completed = append(f.completed, lc.Hook+":"+result)
 	return nil
 }
@@ -164,6 +181,22 @@ func TestLifecycleCompletion(t *testing.T) {
 		r, err := fastPipeline(s.W, asg).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch})
 		if err != nil || len(asg.completed) != 1 || asg.completed[0] != "launch:CONTINUE" || r.Lifecycle.Result != "CONTINUE" {
 			t.Fatalf("err %v, completed %v", err, asg.completed)
+		}
+	})
+	t.Run("a replayed launch finds its action completed", func(t *testing.T) {
+		// A second delivery (or an SDK retry whose first attempt completed
+		// it): no error to send the event round the retries into the
+		// failure queue, a warning, and no outcome event.
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[2], "web")
+		trig := event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.autoscaling", Lifecycle: launch}
+		if _, err := fastPipeline(s.W, asg).Run(ctx, trig); err != nil {
+			t.Fatal(err)
+		}
+		r, err := fastPipeline(s.W, asg).Run(ctx, trig)
+		if err != nil || r.Error != "" || len(asg.completed) != 1 || r.Lifecycle == nil || r.Lifecycle.Result != attach.NotActive ||
+			!slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, "no longer active") }) {
+			t.Fatalf("replay: err %v, report error %q, lifecycle %+v, warnings %q, completed %v", err, r.Error, r.Lifecycle, r.Warnings, asg.completed)
 		}
 	})
 	t.Run("transient failure is not completed", func(t *testing.T) {
@@ -330,5 +363,42 @@ func TestNotInUseLostUpdate(t *testing.T) {
 					err, s.W.LBZones(s.LB), s.W.Count("elbv2.SetSubnets"), r)
 			}
 		})
+	}
+}
+
+// recordedEvents counts the outcome events put.
+type recordedEvents struct {
+	mu  sync.Mutex
+	put []string // detail-types
+}
+
+func (e *recordedEvents) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, en := range in.Entries {
+		e.put = append(e.put, aws.ToString(en.DetailType))
+	}
+	return &eventbridge.PutEventsOutput{}, nil
+}
+
+// TestLifecycleReplayOutcome: the handler puts one outcome event for a launch
+// action it completed, and none for a replay that found it no longer active
+// and changed nothing.
+func TestLifecycleReplayOutcome(t *testing.T) {
+	s, asg := fakeaws.NewSite(), &fakeASG{}
+	id := s.Instance(fakeaws.Zones[2], "web")
+	events := &recordedEvents{}
+	h := &attach.Handler{Kind: event.LifecycleAction, Pipeline: fastPipeline(s.W, asg), Calls: &awsclient.Counter{}, Events: events}
+	raw := []byte(`{"version": "0", "id": "1", "detail-type": "EC2 Instance-launch Lifecycle Action", "source": "aws.autoscaling",
+		"account": "123456789012", "region": "us-east-1", "resources": [],
+		"detail": {"LifecycleActionToken": "tok-1", "AutoScalingGroupName": "web-asg", "LifecycleHookName": "elbattach-launch",
+			"EC2InstanceId": "` + id + `", "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"}}`)
+	for delivery := 1; delivery <= 2; delivery++ {
+		if r, err := h.Handle(ctx, raw); err != nil {
+			t.Fatalf("delivery %d: %v\nreport: %+v", delivery, err, r)
+		}
+	}
+	if !slices.Equal(events.put, []string{outcome.Attached}) || !slices.Equal(asg.completed, []string{"elbattach-launch:CONTINUE"}) {
+		t.Errorf("outcome events %q, completed %q: want one of each", events.put, asg.completed)
 	}
 }

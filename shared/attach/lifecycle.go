@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/elbattach/elbattach/shared/awserr"
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/observe"
 	"github.com/elbattach/elbattach/shared/plan"
@@ -23,8 +24,12 @@ type LifecycleActions interface {
 type LifecycleOutcome struct {
 	Group  string `json:"group"`
 	Hook   string `json:"hook"`
-	Result string `json:"result"` // CONTINUE or ABANDON
+	Result string `json:"result"` // CONTINUE, ABANDON, or NotActive
 }
+
+// NotActive is the lifecycle result of a run whose action was no longer
+// active when it came to complete it.
+const NotActive = "not active"
 
 // drainMargin is kept from the function's deadline for completing the
 // lifecycle action after a drain wait.
@@ -72,7 +77,18 @@ func (p *Pipeline) completeLifecycle(ctx context.Context, t event.Trigger, r *Re
 	if p.Lifecycle == nil {
 		return errors.Join(runErr, fmt.Errorf("%w: this function cannot complete lifecycle actions", plan.ErrUnsupported))
 	}
-	if err := p.Lifecycle.Complete(ctx, *lc, t.InstanceID, result); err != nil {
+	err := p.Lifecycle.Complete(ctx, *lc, t.InstanceID, result)
+	if awserr.Is(err, awserr.ValidationError) {
+		// "No active Lifecycle Action found": an earlier delivery of this
+		// event completed it (or an SDK retry whose first attempt did), or
+		// the hook timed out. Nothing is left to complete; failing would
+		// only send the event round the retries into the failure queue.
+		r.Warnings = append(r.Warnings, fmt.Sprintf("lifecycle action %s of %s for %s was no longer active (completed by an earlier delivery, or timed out): %v",
+			lc.Hook, lc.Group, t.InstanceID, err))
+		r.Lifecycle = &LifecycleOutcome{Group: lc.Group, Hook: lc.Hook, Result: NotActive}
+		return nil
+	}
+	if err != nil {
 		return errors.Join(runErr, err)
 	}
 	r.Lifecycle = &LifecycleOutcome{Group: lc.Group, Hook: lc.Hook, Result: result}
