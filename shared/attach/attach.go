@@ -399,7 +399,7 @@ func (p *Pipeline) applyDetach(ctx context.Context, in state.Instance, t state.T
 	done, err := p.Applier.Run(ctx, pl)
 	tr.Changes = append(tr.Changes, done...)
 	if err == nil && lc != nil {
-		err = p.drain(ctx, pl, lc, in.ID, &tr)
+		err = p.drain(ctx, drainWaits(pl, in, t), lc, in.ID, &tr)
 	}
 	return tr, err
 }

@@ -261,6 +261,33 @@ func TestLifecycleCompletion(t *testing.T) {
 			t.Fatalf("err %v, report error %q, completed %v", err, r.Error, asg.completed)
 		}
 	})
+	t.Run("a retried terminate waits for the drain its first invocation began", func(t *testing.T) {
+		// The first invocation deregisters, then fails on a transient
+		// error while it waits; the retry has nothing left to deregister,
+		// but completes only once the target has left draining.
+		s, asg := fakeaws.NewSite(), &fakeASG{}
+		id := s.Instance(fakeaws.Zones[0], "web")
+		s.W.Register(s.TG, id, 80)
+		s.W.AfterCall("elbv2.DeregisterTargets", func() {
+			s.W.Register(s.TG, id, 80)
+			s.W.SetTargetHealth(s.TG, id, 80, "draining", "Target.DeregistrationInProgress")
+			s.W.FailNext("elbv2.DescribeTargetHealth", fakeaws.Err("ServiceUnavailable", "try later"))
+		})
+		trig := event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.autoscaling", Lifecycle: lc("terminate", "autoscaling:EC2_INSTANCE_TERMINATING")}
+		if _, err := fastPipeline(s.W, asg).Run(ctx, trig); err == nil || len(asg.completed) != 0 {
+			t.Fatalf("first invocation: err %v, completed %v; want a transient failure, nothing completed", err, asg.completed)
+		}
+		var reads atomic.Int32
+		s.W.AfterCall("elbv2.DescribeTargetHealth", func() {
+			if reads.Add(1) == 4 {
+				s.W.SetTargetHealth(s.TG, id, 80, "unused", "Target.NotRegistered")
+			}
+		})
+		r, err := fastPipeline(s.W, asg).Run(ctx, trig)
+		if err != nil || len(asg.completed) != 1 || reads.Load() < 4 || r.Targets[0].Drain == "" {
+			t.Fatalf("retry: err %v, completed %v after %d health reads, drain %q; want it to wait out the drain", err, asg.completed, reads.Load(), r.Targets[0].Drain)
+		}
+	})
 	t.Run("terminate drains with heartbeats", func(t *testing.T) {
 		s, asg := fakeaws.NewSite(), &fakeASG{}
 		id := s.Instance(fakeaws.Zones[0], "web")

@@ -95,19 +95,46 @@ func (p *Pipeline) completeLifecycle(ctx context.Context, t event.Trigger, r *Re
 	return nil // the action is complete: a retry could not do better
 }
 
-// drain waits, within the function's remaining time, until every target the
-// plan deregistered has left the draining state, sending lifecycle
+// drainWait is one registration a terminate action waits for.
+type drainWait struct {
+	TargetGroup, TargetID string
+	Port                  int32
+}
+
+// drainWaits lists what a terminate action waits for in target t: the
+// registrations the plan deregisters, and those of the instance already
+// draining (a retried invocation after the first deregistered them and then
+// failed: its plan has nothing left to deregister, but the drain is not
+// over). Classic ELBs drain by connection draining, not a target state.
+func drainWaits(pl plan.Plan, in state.Instance, t state.Target) []drainWait {
+	var out []drainWait
+	for _, st := range pl.Steps {
+		if st.Op == plan.Deregister && st.TargetGroup != "" {
+			out = append(out, drainWait{st.TargetGroup, st.TargetID, st.Port})
+		}
+	}
+	id := in.ID
+	if t.TargetType == "ip" {
+		id = in.PrivateIP
+	}
+	for _, r := range t.Registrations {
+		if t.ARN != "" && id != "" && r.ID == id && r.State == "draining" {
+			out = append(out, drainWait{t.ARN, r.ID, r.Port})
+		}
+	}
+	return out
+}
+
+// drain waits, within the function's remaining time, until every
+// registration of waits has left the draining state, sending lifecycle
 // heartbeats meanwhile so that the hook does not time out first.
-func (p *Pipeline) drain(ctx context.Context, pl plan.Plan, lc *event.Lifecycle, instance string, tr *TargetReport) error {
+func (p *Pipeline) drain(ctx context.Context, waits []drainWait, lc *event.Lifecycle, instance string, tr *TargetReport) error {
 	start, lastBeat := time.Now(), time.Now()
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = start.Add(15 * time.Minute)
 	}
-	for _, st := range pl.Steps {
-		if st.Op != plan.Deregister || st.TargetGroup == "" {
-			continue
-		}
+	for _, st := range waits {
 		for {
 			regs, err := p.Observer.Registrations(ctx, st.TargetGroup, st.TargetID, st.Port)
 			if err != nil {
