@@ -134,7 +134,7 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		r.Skipped = fmt.Sprintf("instance %s has no tag %s", in.ID, p.Config.TagKey)
 		return nil
 	}
-	refs, err := state.ParseRefs(value)
+	refs, bad, err := state.ParseRefs(value)
 	if err != nil {
 		return fmt.Errorf("tag %s of %s: %w", p.Config.TagKey, in.ID, err)
 	}
@@ -153,6 +153,10 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		return nil
 	}
 	var errs []error
+	for _, b := range bad { // failed on their own: the others go on
+		r.Targets = append(r.Targets, TargetReport{Target: b.Raw, Changes: []string{}, Error: b.Err.Error()})
+		errs = append(errs, fmt.Errorf("tag %s of %s: %w", p.Config.TagKey, in.ID, b.Err))
+	}
 	for _, ref := range refs {
 		var tr TargetReport
 		switch t.Action {
@@ -171,7 +175,15 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		}
 		r.Targets = append(r.Targets, tr)
 	}
-	if t.Action == event.Attach && t.Origin == event.SourceTag {
+	switch {
+	case t.Action != event.Attach || t.Origin != event.SourceTag:
+	case len(bad) > 0:
+		// What a mistyped element meant is unknown: deregistering from
+		// the targets the tag no longer names could take the instance out
+		// of the very one it meant.
+		r.Warnings = append(r.Warnings, fmt.Sprintf("tag %s of %s has an element that names no valid target: targets it no longer names are left as they are until it is fixed",
+			p.Config.TagKey, in.ID))
+	default:
 		errs = append(errs, p.detachUnnamed(ctx, in, refs, r))
 	}
 	return errors.Join(errs...)

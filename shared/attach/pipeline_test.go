@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/state"
 )
 
 var (
@@ -364,5 +366,41 @@ func TestUntaggedStop(t *testing.T) {
 	r, err = pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: event.SourceTag})
 	if err != nil || len(r.Changes) != 1 || len(w.TargetGroup(site.TG).Targets) != 0 {
 		t.Errorf("tag removal: changes %q, %v\n%s", r.Changes, err, w.Dump())
+	}
+}
+
+// TestBadTagElement: an element of the tag that names no valid target fails
+// on its own (the report says which and why; the error is for good) and the
+// targets named beside it are attached, and detached when the instance stops
+// or terminates. A tag change does not deregister from the targets the tag no
+// longer names while an element is bad: it may be the one it meant.
+func TestBadTagElement(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	id := site.Instance("us-east-1a", "web,web_old")
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+	if !errors.Is(err, state.ErrBadTargetTag) || !attach.Permanent(err) || len(r.Targets) != 2 || r.Targets[0].Target != "web_old" ||
+		!strings.Contains(r.Targets[0].Error, "web_old") || r.Targets[1].Error != "" {
+		t.Fatalf("attach: %v (permanent %v), targets %+v", err, attach.Permanent(err), r.Targets)
+	}
+	if !slices.Contains(r.Changes, "+ register "+id+" on port 80 in "+site.TG) {
+		t.Errorf("web not attached beside the bad element: changes %q", r.Changes)
+	}
+
+	api := w.AddTargetGroup(site.VPC, "api", 80, fakeaws.Allowed())
+	w.Register(api, id, 80)
+	w.SetInstanceTag(id, "elbattach:target", aws.String("web,api_v2"))
+	r, _ = pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: event.SourceTag})
+	if len(w.TargetGroup(api).Targets) != 1 || !slices.ContainsFunc(r.Warnings, func(s string) bool { return strings.Contains(s, "left as they are") }) {
+		t.Errorf("tag change with a bad element: api targets %v, warnings %q; want api kept, and a warning", w.TargetGroup(api).Targets, r.Warnings)
+	}
+
+	asg := &fakeASG{}
+	p := fastPipeline(w, asg)
+	r, err = p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.autoscaling",
+		Lifecycle: &event.Lifecycle{Group: "asg", Hook: "terminate", Token: "t", Transition: "autoscaling:EC2_INSTANCE_TERMINATING"}})
+	if err != nil || len(w.TargetGroup(site.TG).Targets) != 0 || !slices.Equal(asg.completed, []string{"terminate:CONTINUE"}) || r.Error == "" {
+		t.Errorf("terminate: %v, web targets %v, completed %v, report error %q; want web deregistered, the action completed, the bad element reported",
+			err, w.TargetGroup(site.TG).Targets, asg.completed, r.Error)
 	}
 }

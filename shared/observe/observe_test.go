@@ -31,9 +31,9 @@ func observer(w *fakeaws.World) *observe.Observer {
 
 func ref(t *testing.T, raw string) state.Ref {
 	t.Helper()
-	refs, err := state.ParseRefs(raw)
-	if err != nil {
-		t.Fatal(err)
+	refs, bad, err := state.ParseRefs(raw)
+	if err != nil || bad != nil {
+		t.Fatal(err, bad)
 	}
 	return refs[0]
 }

@@ -38,36 +38,43 @@ func (r Ref) String() string { return r.Raw }
 
 const maxRefs = 10
 
-// ParseRefs parses an instance's target tag value.
-func ParseRefs(value string) ([]Ref, error) {
+// BadRef is an element of the tag value that names no valid target.
+type BadRef struct {
+	Raw string // the element as written
+	Err error  // wraps ErrBadTargetTag, says why
+}
+
+// ParseRefs parses an instance's target tag value. Each element stands on
+// its own: the valid ones come back in refs, the others in bad, so that one
+// mistyped element does not stop the targets named beside it. err
+// (ErrBadTargetTag) is for the value as a whole: empty, naming nothing, or
+// naming more than 10 targets; refs and bad are nil with it.
+func ParseRefs(value string) (refs []Ref, bad []BadRef, err error) {
 	value = strings.TrimSpace(value)
 	if value == "" {
-		return nil, fmt.Errorf("%w: the tag is empty", ErrBadTargetTag)
+		return nil, nil, fmt.Errorf("%w: the tag is empty", ErrBadTargetTag)
 	}
-	var refs []Ref
 	seen := map[string]bool{}
 	for _, part := range strings.Split(value, ",") {
 		part = strings.TrimSpace(part)
-		if part == "" {
+		if part == "" || seen[part] {
 			continue
 		}
+		seen[part] = true
 		r, err := parseRef(part)
 		if err != nil {
-			return nil, err
-		}
-		if seen[r.Raw] {
+			bad = append(bad, BadRef{Raw: part, Err: err})
 			continue
 		}
-		seen[r.Raw] = true
 		refs = append(refs, r)
 	}
-	if len(refs) == 0 {
-		return nil, fmt.Errorf("%w: %q names no target", ErrBadTargetTag, value)
+	if len(refs)+len(bad) == 0 {
+		return nil, nil, fmt.Errorf("%w: %q names no target", ErrBadTargetTag, value)
 	}
-	if len(refs) > maxRefs {
-		return nil, fmt.Errorf("%w: %d targets, at most %d", ErrBadTargetTag, len(refs), maxRefs)
+	if n := len(refs) + len(bad); n > maxRefs {
+		return nil, nil, fmt.Errorf("%w: %d targets, at most %d", ErrBadTargetTag, n, maxRefs)
 	}
-	return refs, nil
+	return refs, bad, nil
 }
 
 func parseRef(s string) (Ref, error) {

@@ -19,18 +19,24 @@ func FuzzParseRefs(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, value string) {
-		refs, err := state.ParseRefs(value)
+		refs, bad, err := state.ParseRefs(value)
 		if err != nil {
 			if !errors.Is(err, state.ErrBadTargetTag) {
 				t.Fatalf("ParseRefs(%q): error %q does not wrap ErrBadTargetTag", value, err)
 			}
-			if refs != nil {
-				t.Fatalf("ParseRefs(%q) returned %v with error %v", value, refs, err)
+			if refs != nil || bad != nil {
+				t.Fatalf("ParseRefs(%q) returned %v, bad %v with error %v", value, refs, bad, err)
 			}
 			return
 		}
-		if len(refs) < 1 || len(refs) > 10 {
-			t.Fatalf("ParseRefs(%q) returned %d refs, want 1..10", value, len(refs))
+		if n := len(refs) + len(bad); n < 1 || n > 10 {
+			t.Fatalf("ParseRefs(%q) returned %d refs and %d bad, want 1..10 in all", value, len(refs), len(bad))
+		}
+		for _, b := range bad {
+			if !errors.Is(b.Err, state.ErrBadTargetTag) || b.Raw == "" || b.Raw != strings.TrimSpace(b.Raw) ||
+				strings.Contains(b.Raw, ",") || !strings.Contains(value, b.Raw) {
+				t.Fatalf("ParseRefs(%q): bad element %+v", value, b)
+			}
 		}
 		seen := map[string]bool{}
 		for _, r := range refs {
@@ -46,9 +52,12 @@ func FuzzParseRefs(f *testing.F) {
 		for i, r := range refs {
 			raws[i] = r.Raw
 		}
-		again, err := state.ParseRefs(strings.Join(raws, ","))
-		if err != nil {
-			t.Fatalf("ParseRefs(%q) accepted, its refs %q rejected: %v", value, raws, err)
+		if len(raws) == 0 {
+			return
+		}
+		again, againBad, err := state.ParseRefs(strings.Join(raws, ","))
+		if err != nil || againBad != nil {
+			t.Fatalf("ParseRefs(%q) accepted, its refs %q rejected: %v, %v", value, raws, err, againBad)
 		}
 		if diff := cmp.Diff(refs, again); diff != "" {
 			t.Fatalf("ParseRefs(%q) then re-parsed (-first +second):\n%s", value, diff)

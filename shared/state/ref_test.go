@@ -61,9 +61,9 @@ func TestParseRefs(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := state.ParseRefs(tc.value)
-			if err != nil {
-				t.Fatalf("ParseRefs(%q): %v", tc.value, err)
+			got, bad, err := state.ParseRefs(tc.value)
+			if err != nil || bad != nil {
+				t.Fatalf("ParseRefs(%q): %v, bad %v", tc.value, err, bad)
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("ParseRefs(%q) (-want +got):\n%s", tc.value, diff)
@@ -116,7 +116,6 @@ func TestParseRefsErrors(t *testing.T) {
 		{"hyphen only", "-", `"-": ` + tgName},
 		{"bad name with port", "web_tg@80", `"web_tg@80": ` + tgName},
 		{"Classic prefix is case sensitive", "Classic/web", `"Classic/web": ` + tgName},
-		{"one bad element fails the tag", "web-tg, api_tg ,db-tg", `"api_tg": ` + tgName},
 
 		{"classic without name", "classic/", `"classic/": ` + clbName},
 		{"classic leading hyphen", "classic/-old", `"classic/-old": ` + clbName},
@@ -137,9 +136,17 @@ func TestParseRefsErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := state.ParseRefs(tc.value)
+			// A bad value as a whole fails in err; a bad single element in
+			// bad.
+			got, bad, err := state.ParseRefs(tc.value)
+			if err != nil && bad != nil {
+				t.Errorf("ParseRefs(%q) returned bad %v with its error", tc.value, bad)
+			}
+			if err == nil && len(bad) == 1 && bad[0].Raw == strings.TrimSpace(tc.value) {
+				err = bad[0].Err
+			}
 			if err == nil {
-				t.Fatalf("ParseRefs(%q) = %v, want an error", tc.value, got)
+				t.Fatalf("ParseRefs(%q) = %v, bad %v, want an error", tc.value, got, bad)
 			}
 			if got != nil {
 				t.Errorf("ParseRefs(%q) returned %v with its error", tc.value, got)
@@ -154,8 +161,27 @@ func TestParseRefsErrors(t *testing.T) {
 	}
 }
 
+// TestParseRefsBadElement: a bad element fails alone; the targets named
+// beside it are parsed, in order, and count toward the limit of 10.
+func TestParseRefsBadElement(t *testing.T) {
+	refs, bad, err := state.ParseRefs("web-tg, api_tg ,db-tg@8080,api_tg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]state.Ref{named("web-tg", "web-tg", 0), named("db-tg@8080", "db-tg", 8080)}, refs); diff != "" {
+		t.Errorf("refs (-want +got):\n%s", diff)
+	}
+	if len(bad) != 1 || bad[0].Raw != "api_tg" || !errors.Is(bad[0].Err, state.ErrBadTargetTag) ||
+		!strings.Contains(bad[0].Err.Error(), `"api_tg": a target group name has 1-32 letters`) {
+		t.Errorf("bad %+v, want api_tg once, with why", bad)
+	}
+	if _, _, err := state.ParseRefs("a,b,c,d,e,f,g,h,i,j,k_k"); !errors.Is(err, state.ErrBadTargetTag) || !strings.Contains(err.Error(), "11 targets") {
+		t.Errorf("ten good and one bad: %v, want 11 targets refused", err)
+	}
+}
+
 func TestRefString(t *testing.T) {
-	refs, err := state.ParseRefs(" web-tg@8080 , classic/old ")
+	refs, _, err := state.ParseRefs(" web-tg@8080 , classic/old ")
 	if err != nil {
 		t.Fatal(err)
 	}
