@@ -159,12 +159,14 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 	}
 	for _, ref := range refs {
 		var tr TargetReport
-		switch t.Action {
-		case event.Attach:
+		switch {
+		case ref.Region != "" && p.Region != "" && ref.Region != p.Region:
+			err = fmt.Errorf("%w: %s is in %s, this function runs in %s", ErrForeignRegion, ref.ARN, ref.Region, p.Region)
+		case t.Action == event.Attach:
 			tr, err = p.attachOne(ctx, in, ref, r.DryRun)
-		case event.Detach:
+		case t.Action == event.Detach:
 			tr, err = p.detachOne(ctx, in, ref, r.DryRun, t.Lifecycle)
-		case event.Diagnose:
+		case t.Action == event.Diagnose:
 			tr, err = p.diagnoseOne(ctx, in, ref)
 		default:
 			err = fmt.Errorf("%w: action %s", plan.ErrUnsupported, t.Action)
@@ -250,9 +252,6 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 
 func (p *Pipeline) attachRounds(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool) (TargetReport, error) {
 	tr := TargetReport{Target: ref.Raw, Changes: []string{}}
-	if ref.Region != "" && p.Region != "" && ref.Region != p.Region {
-		return tr, fmt.Errorf("%w: %s is in %s, this function runs in %s", ErrForeignRegion, ref.ARN, ref.Region, p.Region)
-	}
 	for round := 1; ; round++ {
 		s, err := p.Observer.Observe(ctx, in, ref, false)
 		if err != nil {

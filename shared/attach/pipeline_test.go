@@ -404,3 +404,23 @@ func TestBadTagElement(t *testing.T) {
 			err, w.TargetGroup(site.TG).Targets, asg.completed, r.Error)
 	}
 }
+
+// TestForeignRegionTarget: a target group ARN of another region is refused
+// by name, without a call for it, whatever the action; the target beside it
+// is handled.
+func TestForeignRegionTarget(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	foreign := "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"
+	id := site.Instance("us-east-1a", "web,"+foreign)
+	for _, tc := range []struct {
+		action event.Action
+		origin string
+	}{{event.Attach, "aws.ec2 running"}, {event.Diagnose, "manual"}, {event.Detach, "manual"}} {
+		r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: tc.action, Origin: tc.origin})
+		if !errors.Is(err, attach.ErrForeignRegion) || !attach.Permanent(err) || len(r.Targets) != 2 || r.Targets[0].Error != "" ||
+			!strings.Contains(r.Targets[1].Error, "is in eu-west-1, this function runs in us-east-1") {
+			t.Errorf("%s: %v, targets %+v", tc.action, err, r.Targets)
+		}
+	}
+}
