@@ -138,6 +138,8 @@ func (a *Applier) step(ctx context.Context, st plan.Step, ids map[string]string)
 	switch st.Op {
 	case plan.CreateRouteTable:
 		return a.createRouteTable(ctx, st, ids)
+	case plan.RouteToIGW:
+		return a.routeToIGW(ctx, st)
 	case plan.CreateSubnet:
 		return a.createSubnet(ctx, st, ids)
 	case plan.AssociateRouteTable:
@@ -272,6 +274,22 @@ func (a *Applier) createRouteTable(ctx context.Context, st plan.Step, ids map[st
 	})
 	if err = awserr.IgnoreDuplicate(err); err != nil {
 		return false, fmt.Errorf("routing %s to %s, %w", id, st.IGW, err)
+	}
+	return true, nil
+}
+
+// routeToIGW adds the default route to a route table of elbattach's that an
+// earlier run left without one. A 0.0.0.0/0 route there now (a concurrent
+// run routed it, or someone else did) is a state the plan did not see.
+func (a *Applier) routeToIGW(ctx context.Context, st plan.Step) (bool, error) {
+	_, err := a.EC2.CreateRoute(ctx, &ec2.CreateRouteInput{
+		RouteTableId: aws.String(st.RouteTable), DestinationCidrBlock: aws.String("0.0.0.0/0"), GatewayId: aws.String(st.IGW),
+	})
+	if awserr.Is(err, awserr.RouteAlreadyExists) {
+		return false, fmt.Errorf("%w: %s has a 0.0.0.0/0 route now (%s)", ErrStale, st.RouteTable, awserr.Code(err))
+	}
+	if err != nil {
+		return false, fmt.Errorf("routing %s to %s, %w", st.RouteTable, st.IGW, err)
 	}
 	return true, nil
 }

@@ -335,7 +335,7 @@ func (p *Pipeline) build(ctx context.Context, s *state.State) (plan.Plan, error)
 func changesNetwork(pl plan.Plan) bool {
 	return slices.ContainsFunc(pl.Steps, func(st plan.Step) bool {
 		switch st.Op {
-		case plan.CreateSubnet, plan.CreateRouteTable, plan.AssociateRouteTable, plan.AddNACLEntry:
+		case plan.CreateSubnet, plan.CreateRouteTable, plan.RouteToIGW, plan.AssociateRouteTable, plan.AddNACLEntry:
 			return true
 		}
 		return false

@@ -424,3 +424,38 @@ func TestForeignRegionTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestUnroutedRouteTableFinished: a run that created elbattach's route table
+// and then failed to route it (CreateRoute refused) leaves it unrouted; the
+// next run routes that one and finishes the subnet with it, rather than
+// creating another route table.
+func TestUnroutedRouteTableFinished(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	w.DeleteRoute(site.PublicRT, "0.0.0.0/0") // the VPC has no public route table
+	id := site.Instance("us-east-1c", "web")
+	w.FailNext("ec2.CreateRoute", fakeaws.Err("UnauthorizedOperation", "not now"))
+	if _, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"}); err == nil {
+		t.Fatal("first run: no error, want CreateRoute's")
+	}
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+	if err != nil {
+		t.Fatalf("second run: %v\nreport: %+v", err, r)
+	}
+	var managed []fakeaws.RouteTable
+	for _, rt := range w.RouteTables(site.VPC) {
+		if rt.Tags["elbattach:managed"] == "true" {
+			managed = append(managed, rt)
+		}
+	}
+	sub := w.LBZones(site.LB)["us-east-1c"]
+	if len(managed) != 1 || w.RouteTableOf(sub) != managed[0].ID || !slices.ContainsFunc(managed[0].Routes, func(r fakeaws.Route) bool {
+		return r.Dest == "0.0.0.0/0" && r.Target == site.IGW
+	}) {
+		t.Errorf("managed route tables %+v; the load balancer's us-east-1c subnet %q in %q: want one, routed to %s, governing it",
+			managed, sub, w.RouteTableOf(sub), site.IGW)
+	}
+	if w.Count("ec2.CreateRouteTable") != 1 {
+		t.Errorf("%d CreateRouteTable calls, want 1", w.Count("ec2.CreateRouteTable"))
+	}
+}

@@ -109,6 +109,15 @@ func (w *World) DeleteLoadBalancer(arn string) {
 	})
 }
 
+// DeleteRoute deletes the route to dest from a route table, as DeleteRoute
+// does, unrecorded: another writer, for tests.
+func (w *World) DeleteRoute(rt, dest string) {
+	w.locked(func() {
+		t := w.db.RouteTables[rt]
+		t.Routes = slices.DeleteFunc(t.Routes, func(r Route) bool { return r.Dest == dest })
+	})
+}
+
 // TagTargetGroup sets a tag of a target group, as AddTags does, unrecorded:
 // another writer, for tests.
 func (w *World) TagTargetGroup(arn, key, value string) {

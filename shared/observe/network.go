@@ -230,7 +230,11 @@ func routeTableOf(t ec2types.RouteTable) state.RouteTable {
 		}
 	}
 	for _, r := range t.Routes {
-		if aws.ToString(r.DestinationCidrBlock) != "0.0.0.0/0" || r.State == ec2types.RouteStateBlackhole {
+		if aws.ToString(r.DestinationCidrBlock) != "0.0.0.0/0" {
+			continue
+		}
+		rt.DefaultRoute = true
+		if r.State == ec2types.RouteStateBlackhole {
 			continue
 		}
 		if gw := aws.ToString(r.GatewayId); strings.HasPrefix(gw, "igw-") {

@@ -18,6 +18,7 @@ type Op string
 // Operations.
 const (
 	CreateRouteTable    Op = "create-route-table"
+	RouteToIGW          Op = "route-to-internet-gateway"
 	CreateSubnet        Op = "create-subnet"
 	AssociateRouteTable Op = "associate-route-table"
 	AddSubnet           Op = "add-subnet-to-load-balancer"
@@ -92,6 +93,8 @@ func (s Step) String() string {
 	switch s.Op {
 	case CreateRouteTable:
 		fmt.Fprintf(&b, "create route table in %s with 0.0.0.0/0 -> %s", s.VPC, s.IGW)
+	case RouteToIGW:
+		fmt.Fprintf(&b, "route 0.0.0.0/0 -> %s in elbattach's route table %s", s.IGW, s.RouteTable)
 	case CreateSubnet:
 		fmt.Fprintf(&b, "create subnet %s in %s of %s (Name=%s)", s.CIDR, s.AZ, s.VPC, s.Tags["Name"])
 	case AssociateRouteTable:

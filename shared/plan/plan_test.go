@@ -145,6 +145,22 @@ plan for i-1 -> web
   + register i-1 on port 80 in arn:tg/web
 `,
 	}, {
+		name: "no public route table, elbattach's left unrouted by an earlier run: route it, not another",
+		change: func(s *state.State, _ *config.Config) {
+			s.Network.RouteTables = append(s.Network.RouteTables[:1],
+				state.RouteTable{ID: "rtb-m", Tags: map[string]string{config.ManagedTagKey: "true"}},
+				state.RouteTable{ID: "rtb-m2", DefaultRoute: true, Tags: map[string]string{config.ManagedTagKey: "true"}}) // a blackhole
+		},
+		want: `
+plan for i-1 -> web
+  + create subnet 10.0.3.0/27 in us-east-1c of vpc-1 (Name=elbattach-public-us-east-1c)
+  + route 0.0.0.0/0 -> igw-1 in elbattach's route table rtb-m
+  + associate subnet <new-subnet> with public route table rtb-m
+  ~ add subnet <new-subnet> (us-east-1c) to application load balancer arn:lb/web
+  + allow tcp/80 into sg-app from sg-alb
+  + register i-1 on port 80 in arn:tg/web
+`,
+	}, {
 		name: "health-check port, port override, prefix 24, ip target",
 		change: func(s *state.State, c *config.Config) {
 			s.Target.HealthCheckPort = "8081"

@@ -157,12 +157,20 @@ func unfinished(n *state.Network, az string) (state.Subnet, bool) {
 }
 
 // planRoute associates subnet with a public route table, creating one first
-// when the VPC has none.
+// when the VPC has none. A route table of elbattach's without any 0.0.0.0/0
+// route (an earlier run created it and failed before routing it) is routed
+// and used, rather than left behind for another.
 func planRoute(p *Plan, n *state.Network, subnet string) error {
 	rt, ok := publicRouteTable(n)
 	if !ok {
 		if n.IGW == "" {
 			return fmt.Errorf("%w: %s has none attached, so no subnet in it can be public", ErrNoIGW, n.VPC)
+		}
+		if i := slices.IndexFunc(n.RouteTables, func(rt state.RouteTable) bool { return managed(rt.Tags) && !rt.DefaultRoute }); i >= 0 {
+			rt = n.RouteTables[i].ID
+			p.add(Step{Op: RouteToIGW, RouteTable: rt, IGW: n.IGW})
+			p.add(Step{Op: AssociateRouteTable, Subnet: subnet, RouteTable: rt})
+			return nil
 		}
 		p.add(Step{Op: CreateRouteTable, VPC: n.VPC, IGW: n.IGW, Tags: map[string]string{
 			"Name":               "elbattach-public",

@@ -273,6 +273,8 @@ type RouteTable struct {
 	Subnets []string `json:"subnets,omitempty"`
 	// DefaultIGW is the internet gateway its 0.0.0.0/0 route targets, or "".
 	DefaultIGW string `json:"default-igw,omitempty"`
+	// DefaultRoute: it has a 0.0.0.0/0 route of any kind (a blackhole too).
+	DefaultRoute bool `json:"default-route,omitempty"`
 	// DefaultNAT is the NAT gateway (or NAT instance) 0.0.0.0/0 goes to, or "".
 	DefaultNAT string            `json:"default-nat,omitempty"`
 	Tags       map[string]string `json:"tags,omitempty"`
