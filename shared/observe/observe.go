@@ -182,6 +182,14 @@ func pathProven(s state.State) bool {
 	if s.LoadBalancer.IsClassic() || s.LoadBalancer.SubnetIn(s.Instance.AZ) == "" {
 		return false
 	}
+	lb := s.LoadBalancer
+	if lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && (s.Target.TargetType != "ip" || s.Target.PreserveClientIP != "false") {
+		// Health checks come from the NLB's nodes, but traffic may come from
+		// the clients' own addresses (client IP preservation, on unless an
+		// ip target group is read to have it off): healthy proves nothing
+		// about the clients' rule.
+		return false
+	}
 	if !slices.Equal(s.TrafficProtocols(), []string{"tcp"}) {
 		return false // health checks are TCP: they prove nothing about UDP
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/elbattach/elbattach/shared/config"
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/plan"
 	"github.com/elbattach/elbattach/shared/state"
 )
 
@@ -460,5 +461,29 @@ func TestUDPHealthProvesNothing(t *testing.T) {
 	wantCalls(t, calls, minimal...)
 	if s.PathProven || len(s.InstanceGroups) != 1 {
 		t.Errorf("path proven %v, groups %v", s.PathProven, s.InstanceGroups)
+	}
+}
+
+// TestPreservedNLBHealthProvesNothing: an NLB without security groups that
+// keeps the clients' addresses (instance targets) sends its health checks
+// from its nodes but its traffic from the clients: a healthy target proves
+// nothing about the clients' rule, so the groups are read and the rule is
+// planned (a reviewer's case: the instance's group let in the VPC only).
+func TestPreservedNLBHealthProvesNothing(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	tg := w.AddTargetGroup(site.VPC, "tcp", 80, fakeaws.Protocol("TCP"), fakeaws.Allowed())
+	w.AddLoadBalancer("nlb", "network", fakeaws.Subnets(site.Public["us-east-1a"]), fakeaws.Forward(80, tg))
+	w.AddIngress(site.AppGroup, fakeaws.TCP(80, "10.0.0.0/16")) // the health checks only
+	id := site.Instance("us-east-1a", "tcp")
+	w.Register(tg, id, 0)
+	w.SetTargetHealth(tg, id, 80, "healthy", "")
+	s, _ := observeCalls(t, w, id, "tcp", false)
+	p, err := plan.Build(s, config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.PathProven || !slices.Contains(p.Lines(), "+ allow tcp/80 into "+site.AppGroup+" from 0.0.0.0/0") {
+		t.Errorf("path proven %v; plan:\n%s\nwant the clients' rule (NLB_CLIENT_CIDRS)", s.PathProven, p)
 	}
 }

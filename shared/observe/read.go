@@ -257,11 +257,15 @@ func permissionsOf(p ec2types.IpPermission) []state.Permission {
 		q.Description = aws.ToString(r.Description)
 		out = append(out, q)
 	}
-	for range p.Ipv6Ranges {
-		out = append(out, base) // counted for the quota; elbattach adds no IPv6 rules
+	for range p.Ipv6Ranges { // for the quota: elbattach adds no IPv6 rules
+		q := base
+		q.IPv6 = true
+		out = append(out, q)
 	}
-	for range p.PrefixListIds {
-		out = append(out, base)
+	for _, pl := range p.PrefixListIds {
+		q := base
+		q.PrefixList = aws.ToString(pl.PrefixListId)
+		out = append(out, q)
 	}
 	return out
 }

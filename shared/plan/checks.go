@@ -189,7 +189,10 @@ func MissingNACLRules(s state.State, clients []netip.Prefix, added Added) []NACL
 	}
 	for _, proto := range protos {
 		pub(proto, false, inst.CIDR, EphemeralFrom, EphemeralTo, "instance responses")
-		if !preserved || !allCovered([]netip.Prefix{pubCIDR}, clients) {
+		if !preserved || !slices.Contains(protosOf(traffic), proto) || !allCovered([]netip.Prefix{pubCIDR}, clients) {
+			// (the clients' rule below, which would cover it, is for the
+			// traffic protocols only: a UDP target group's TCP health
+			// checks still need their responses out)
 			priv(proto, true, pubCIDR, EphemeralFrom, EphemeralTo, "responses to the load balancer")
 		}
 		if preserved && slices.Contains(protosOf(traffic), proto) {

@@ -188,10 +188,46 @@ func TestSecurityKinds(t *testing.T) {
 	}
 }
 
+// TestQuotaIPv4AndIPv6Apart: AWS applies the rules-per-group quota to IPv4
+// and to IPv6 rules apart, and a rule naming a group (or a prefix list)
+// counts toward both: 35 IPv4 and 30 IPv6 rules leave room for an IPv4 rule
+// or a group rule; 30 IPv6 and 30 group rules leave none for a group rule.
+func TestQuotaIPv4AndIPv6Apart(t *testing.T) {
+	rules := func(n int, p state.Permission) []state.Permission {
+		out := make([]state.Permission, n)
+		for i := range out {
+			out[i] = p
+			out[i].FromPort, out[i].ToPort = int32(1000+i), int32(1000+i)
+		}
+		return out
+	}
+	v4 := state.Permission{Protocol: "tcp", CIDR: netip.MustParsePrefix("10.9.0.0/16")}
+	v6 := state.Permission{Protocol: "tcp", IPv6: true}
+	group := state.Permission{Protocol: "tcp", SourceGroup: "sg-other"}
+	for _, tc := range []struct {
+		name    string
+		ingress []state.Permission
+		want    string // "" for no refusal
+	}{
+		{"35 IPv4 and 30 IPv6", append(rules(35, v4), rules(30, v6)...), ""},
+		{"30 IPv6 and 30 naming a group", append(rules(30, v6), rules(30, group)...), "60 IPv6 inbound rules"},
+		{"60 IPv4", rules(60, v4), "60 IPv4 inbound rules"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base()
+			s.InstanceGroups[0].Ingress = tc.ingress
+			_, err := Build(s, config.Default())
+			if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, ErrRuleLimit) || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestEgressQuota(t *testing.T) {
 	s, c := base(), config.Default()
 	s.LBGroups = []state.SecurityGroup{{ID: "sg-alb", Egress: make([]state.Permission, 60)}}
-	if _, err := Build(s, c); !errors.Is(err, ErrRuleLimit) || !strings.Contains(err.Error(), "60 outbound rules") {
+	if _, err := Build(s, c); !errors.Is(err, ErrRuleLimit) || !strings.Contains(err.Error(), "60 IPv4 outbound rules") {
 		t.Errorf("err = %v, want the outbound quota", err)
 	}
 }
@@ -346,6 +382,9 @@ func TestNACLChecksUDP(t *testing.T) {
 		"+ add network ACL acl-strict rule 2: allow udp/53-53 inbound from 0.0.0.0/0",
 		"+ add network ACL acl-strict rule 3: allow tcp/53-53 inbound from 10.0.3.0/27",
 		"+ add network ACL acl-strict rule 1: allow udp/1024-65535 outbound to 0.0.0.0/0",
+		// The TCP health checks' responses: 0.0.0.0/0's rules are for UDP,
+		// the traffic, only (a reviewer's case: they were left out).
+		"+ add network ACL acl-strict rule 2: allow tcp/1024-65535 outbound to 10.0.3.0/27",
 	} {
 		if !strings.Contains(lines, want) {
 			t.Errorf("plan lacks %q:\n%s", want, lines)

@@ -251,7 +251,7 @@ func TestBuildRefuses(t *testing.T) {
 		}, ErrSubnetLimit, "vpc-1 has 203 subnets"},
 		{"rule quota", func(s *state.State, _ *config.Config) {
 			s.InstanceGroups[0].Ingress = make([]state.Permission, 60)
-		}, ErrRuleLimit, "sg-app has 60 inbound rules"},
+		}, ErrRuleLimit, "sg-app has 60 IPv4 inbound rules"},
 		{"new AZ on a Network Load Balancer with Elastic IPs", func(s *state.State, _ *config.Config) {
 			s.LoadBalancer.Type, s.LoadBalancer.ElasticIPs = state.TypeNetwork, true
 		}, ErrUnsupported, "web gives its subnets Elastic IPs; a subnet in us-east-1c needs one too"},

@@ -121,7 +121,7 @@ func planIngress(p *Plan, s state.State, cfg config.Config, added netip.Prefix) 
 			adds = append(adds, st)
 		}
 	}
-	if err := checkQuota(s.InstanceGroups, group, false, len(adds)); err != nil {
+	if err := checkQuota(s.InstanceGroups, group, false, adds); err != nil {
 		return err
 	}
 	p.Steps = append(p.Steps, adds...)
@@ -206,7 +206,7 @@ func planEgress(p *Plan, s state.State) error {
 		adds = append(adds, Step{Op: AuthorizeEgress, Group: group, DestGroup: s.Instance.SecurityGroups[0],
 			Protocol: f.proto, Port: f.port, Description: EgressDescription})
 	}
-	if err := checkQuota(s.LBGroups, group, true, len(adds)); err != nil {
+	if err := checkQuota(s.LBGroups, group, true, adds); err != nil {
 		return err
 	}
 	p.Steps = append(p.Steps, adds...)
@@ -238,20 +238,45 @@ func covers(r state.Permission, pr peer) bool {
 	return r.CIDR.IsValid() && pr.cidr.IsValid() && r.CIDR.Bits() <= pr.cidr.Bits() && r.CIDR.Contains(pr.cidr.Addr())
 }
 
-func checkQuota(groups []state.SecurityGroup, id string, egress bool, adding int) error {
-	if adding == 0 {
+// checkQuota refuses adds that would take group id past the rules-per-group
+// quota, which AWS applies to IPv4 and to IPv6 rules apart; a rule that
+// names a security group or a prefix list counts toward both (a prefix list
+// counts here as one rule, though AWS counts its maximum entries).
+func checkQuota(groups []state.SecurityGroup, id string, egress bool, adds []Step) error {
+	if len(adds) == 0 {
 		return nil
 	}
 	for _, g := range groups {
 		if g.ID != id {
 			continue
 		}
-		n, dir := len(g.Ingress), "inbound"
+		rules, dir := g.Ingress, "inbound"
 		if egress {
-			n, dir = len(g.Egress), "outbound"
+			rules, dir = g.Egress, "outbound"
 		}
-		if n+adding > MaxRulesPerGroup {
-			return fmt.Errorf("%w: %s has %d %s rules, adding %d exceeds the quota of %d", ErrRuleLimit, id, n, dir, adding, MaxRulesPerGroup)
+		var v4, v6, add6 int
+		for _, r := range rules {
+			switch {
+			case r.IPv6:
+				v6++
+			case r.SourceGroup != "" || r.PrefixList != "":
+				v4++
+				v6++
+			default:
+				v4++
+			}
+		}
+		for _, st := range adds {
+			if st.SourceGroup != "" || st.DestGroup != "" {
+				add6++
+			}
+		}
+		if v4+len(adds) > MaxRulesPerGroup {
+			return fmt.Errorf("%w: %s has %d IPv4 %s rules, adding %d exceeds the quota of %d", ErrRuleLimit, id, v4, dir, len(adds), MaxRulesPerGroup)
+		}
+		if v6+add6 > MaxRulesPerGroup {
+			return fmt.Errorf("%w: %s has %d IPv6 %s rules (those naming a group count for both), adding %d that name a group exceeds the quota of %d",
+				ErrRuleLimit, id, v6, dir, add6, MaxRulesPerGroup)
 		}
 	}
 	return nil

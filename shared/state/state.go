@@ -315,9 +315,13 @@ type Permission struct {
 	Protocol string `json:"protocol"` // "tcp", "-1" (all), ...
 	FromPort int32  `json:"from-port"`
 	ToPort   int32  `json:"to-port"`
-	// Exactly one of SourceGroup and CIDR is set.
+	// One of SourceGroup, CIDR (IPv4), IPv6 and PrefixList is set. IPv6 and
+	// prefix-list rules are kept for the rule quota only: elbattach adds
+	// neither, and neither counts as allowing its peers.
 	SourceGroup string       `json:"source-group,omitempty"`
 	CIDR        netip.Prefix `json:"cidr,omitzero"`
+	IPv6        bool         `json:"ipv6,omitempty"`
+	PrefixList  string       `json:"prefix-list,omitempty"`
 	Description string       `json:"description,omitempty"`
 }
 
