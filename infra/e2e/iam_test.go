@@ -155,7 +155,8 @@ func TestIAMMatchesCode(t *testing.T) {
 // call and no more. Every function runs the shared pipeline; autoscaling
 // calls go through shared/asg, which only the functions linking it make;
 // outcome events are put by every handler but the reconcile sweep
-// (attach.Handler.HandleSweep reports in its response and log only).
+// (attach.Handler.HandleSweep reports in its response and log only: a fact
+// this test takes from shared/attach's TestSweepPutsNoOutcomeEvents).
 func TestIAMPerFunction(t *testing.T) {
 	t.Parallel()
 	tpl, err := readTemplate()

@@ -178,6 +178,10 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		r.Targets = append(r.Targets, tr)
 	}
 	switch {
+	case t.Action == event.Detach && len(bad) > 0:
+		// A mistyped element may mean a target the instance is in: a stop
+		// or a termination leaves it in none of elbattach's.
+		errs = append(errs, p.detachManagedBut(ctx, in, refs, r, t.Lifecycle))
 	case t.Action != event.Attach || t.Origin != event.SourceTag:
 	case len(bad) > 0:
 		// What a mistyped element meant is unknown: deregistering from
@@ -377,6 +381,29 @@ func staleDetach(t event.Trigger, in state.Instance, tagged bool, key string) st
 		return fmt.Sprintf("instance %s is %s again; nothing to detach", in.ID, in.State)
 	}
 	return ""
+}
+
+// detachManagedBut deregisters the instance from the targets elbattach
+// manages that it is in, other than those refs name (handled already).
+func (p *Pipeline) detachManagedBut(ctx context.Context, in state.Instance, refs []state.Ref, r *Report, lc *event.Lifecycle) error {
+	found, err := p.Observer.ManagedTargets(ctx, in, p.Config)
+	if err != nil {
+		return fmt.Errorf("looking for the targets a bad element of the tag may mean: %w", err)
+	}
+	var errs []error
+	for _, m := range found {
+		if slices.ContainsFunc(refs, func(ref state.Ref) bool { return names(ref, m.Target) }) {
+			continue
+		}
+		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, r.DryRun, lc)
+		tr.Notes = append(tr.Notes, fmt.Sprintf("tag %s has an element that names no valid target: %s is left by every target elbattach manages", p.Config.TagKey, in.ID))
+		if err != nil {
+			tr.Error = err.Error()
+			errs = append(errs, fmt.Errorf("%s: %w", m.Target.Name, err))
+		}
+		r.Targets = append(r.Targets, tr)
+	}
+	return errors.Join(errs...)
 }
 
 func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Report, lc *event.Lifecycle) error {

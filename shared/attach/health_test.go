@@ -48,9 +48,13 @@ func (f *fakeASG) Complete(_ context.Context, lc event.Lifecycle, _, result stri
 	return nil
 }
 
-func (f *fakeASG) Heartbeat(context.Context, event.Lifecycle, string) error {
+func (f *fakeASG) Heartbeat(_ context.Context, lc event.Lifecycle, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.tokens[lc.Token] {
+		return fmt.Errorf("recording lifecycle heartbeat, %w",
+			fakeaws.Err("ValidationError", "No active Lifecycle Action found with token %s", lc.Token))
+	}
 	f.heartbeats++
 	return nil
 }
@@ -288,6 +292,23 @@ func TestLifecycleCompletion(t *testing.T) {
 			t.Fatalf("retry: err %v, completed %v after %d health reads, drain %q; want it to wait out the drain", err, asg.completed, reads.Load(), r.Targets[0].Drain)
 		}
 	})
+	t.Run("a replayed terminate whose action is no longer active stops waiting", func(t *testing.T) {
+		// The action was completed (or timed out) while the target still
+		// drains: the heartbeat says so, the run stops waiting, and
+		// completing finds it not active. No failure to retry.
+		s, asg := fakeaws.NewSite(), &fakeASG{tokens: map[string]bool{"tok": true}}
+		id := s.Instance(fakeaws.Zones[0], "web")
+		s.W.Register(s.TG, id, 80)
+		s.W.SetTargetHealth(s.TG, id, 80, "draining", "Target.DeregistrationInProgress")
+		p := fastPipeline(s.W, asg)
+		p.Config.Heartbeat = time.Nanosecond
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.autoscaling",
+			Lifecycle: lc("terminate", "autoscaling:EC2_INSTANCE_TERMINATING")})
+		if err != nil || r.Lifecycle == nil || r.Lifecycle.Result != attach.NotActive ||
+			!slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, "stopped waiting") }) {
+			t.Fatalf("err %v, lifecycle %+v, warnings %q", err, r.Lifecycle, r.Warnings)
+		}
+	})
 	t.Run("terminate drains with heartbeats", func(t *testing.T) {
 		s, asg := fakeaws.NewSite(), &fakeASG{}
 		id := s.Instance(fakeaws.Zones[0], "web")
@@ -427,5 +448,19 @@ func TestLifecycleReplayOutcome(t *testing.T) {
 	}
 	if !slices.Equal(events.put, []string{outcome.Attached}) || !slices.Equal(asg.completed, []string{"elbattach-launch:CONTINUE"}) {
 		t.Errorf("outcome events %q, completed %q: want one of each", events.put, asg.completed)
+	}
+}
+
+// TestSweepPutsNoOutcomeEvents: a reconcile run reports in its response and
+// log only, even when it attaches an instance: the template grants the
+// reconcile function no events:PutEvents (TestIAMPerFunction relies on it).
+func TestSweepPutsNoOutcomeEvents(t *testing.T) {
+	s := fakeaws.NewSite()
+	s.Instance(fakeaws.Zones[2], "web")
+	events := &recordedEvents{}
+	h := &attach.Handler{Kind: event.Sweep, Pipeline: fastPipeline(s.W, nil), Calls: &awsclient.Counter{}, Events: events}
+	rr, err := h.HandleSweep(ctx, []byte(`{"action": "reconcile"}`))
+	if err != nil || len(rr.Changes) == 0 || len(events.put) != 0 {
+		t.Errorf("reconcile: %v, changes %q, outcome events %q; want changes and no event", err, rr.Changes, events.put)
 	}
 }

@@ -148,7 +148,15 @@ func (p *Pipeline) drain(ctx context.Context, waits []drainWait, lc *event.Lifec
 				break
 			}
 			if time.Since(lastBeat) >= p.Config.Heartbeat {
-				if err := p.Lifecycle.Heartbeat(ctx, *lc, instance); err != nil {
+				err := p.Lifecycle.Heartbeat(ctx, *lc, instance)
+				if awserr.Is(err, awserr.ValidationError) {
+					// The action is no longer active (completed by an
+					// earlier delivery, or timed out): nobody waits for
+					// this drain any more; completing it says so.
+					tr.Warnings = append(tr.Warnings, fmt.Sprintf("stopped waiting for %s to drain from %s: the lifecycle action is no longer active", st.TargetID, st.TargetGroup))
+					return nil
+				}
+				if err != nil {
 					return err
 				}
 				lastBeat = time.Now()

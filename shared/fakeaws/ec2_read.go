@@ -3,6 +3,7 @@ package fakeaws
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -82,11 +83,13 @@ func missing(ids []string, known func(string) bool, code, kind string) error {
 
 var instanceID = regexp.MustCompile(`^i-[0-9a-f]{8}([0-9a-f]{9})?$`)
 
-// DescribeInstances implements the EC2 call (InstanceIds, no filters).
+// DescribeInstances implements the EC2 call (InstanceIds; filters tag-key,
+// instance-state-name, instance-id; no pagination: one page).
 func (c *EC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
 	return do(ctx, c.w, "ec2.DescribeInstances", in, func(in *ec2.DescribeInstancesInput) (*ec2.DescribeInstancesOutput, error) {
 		d := &c.w.db
-		if _, err := parseFilters(in.Filters); err != nil {
+		f, err := parseFilters(in.Filters, "tag-key", "instance-state-name", "instance-id")
+		if err != nil {
 			return nil, err
 		}
 		for _, id := range in.InstanceIds {
@@ -104,6 +107,9 @@ func (c *EC2) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesIn
 		out := &ec2.DescribeInstancesOutput{}
 		for _, id := range ids {
 			i := d.Instances[id]
+			if !f.match("tag-key", slices.Collect(maps.Keys(i.Tags))...) || !f.match("instance-state-name", i.State) || !f.match("instance-id", i.ID) {
+				continue
+			}
 			x := ec2types.Instance{InstanceId: aws.String(i.ID), VpcId: aws.String(i.VPC), SubnetId: aws.String(i.Subnet),
 				PrivateIpAddress: aws.String(i.PrivateIP), Placement: &ec2types.Placement{AvailabilityZone: aws.String(i.AZ)},
 				State: &ec2types.InstanceState{Name: ec2types.InstanceStateName(i.State)}, Tags: ec2Tags(i.Tags)}
