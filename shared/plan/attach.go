@@ -42,7 +42,7 @@ func Build(s state.State, cfg config.Config) (Plan, error) {
 		added, err = planSubnet(&p, s, cfg)
 	}
 	if err == nil {
-		err = planIngress(&p, s, cfg, added.CIDR)
+		err = planIngress(&p, s, cfg, added)
 	}
 	if err == nil {
 		err = planEgress(&p, s)

@@ -178,7 +178,7 @@ func MissingNACLRules(s state.State, clients []netip.Prefix, added Added) []NACL
 	traffic := trafficFlows(s)
 	for _, f := range fs {
 		pub(f.proto, true, inst.CIDR, f.port, f.port, "load balancer to the instance")
-		if !preserved || !slices.Contains(traffic, f) || !allCovered([]netip.Prefix{pubCIDR}, clients) {
+		if !preserved || !slices.Contains(traffic, f) || !added.covered(n, []netip.Prefix{pubCIDR}, clients) {
 			priv(f.proto, false, pubCIDR, f.port, f.port, "load balancer to the instance")
 		}
 		if preserved && slices.Contains(traffic, f) {
@@ -189,7 +189,7 @@ func MissingNACLRules(s state.State, clients []netip.Prefix, added Added) []NACL
 	}
 	for _, proto := range protos {
 		pub(proto, false, inst.CIDR, EphemeralFrom, EphemeralTo, "instance responses")
-		if !preserved || !slices.Contains(protosOf(traffic), proto) || !allCovered([]netip.Prefix{pubCIDR}, clients) {
+		if !preserved || !slices.Contains(protosOf(traffic), proto) || !added.covered(n, []netip.Prefix{pubCIDR}, clients) {
 			// (the clients' rule below, which would cover it, is for the
 			// traffic protocols only: a UDP target group's TCP health
 			// checks still need their responses out)
@@ -205,7 +205,11 @@ func MissingNACLRules(s state.State, clients []netip.Prefix, added Added) []NACL
 	var missing []NACLRule
 	for _, r := range want {
 		acl := acls[r.ACL]
-		if !NACLAllowsProto(acl, r.Proto, r.Egress, r.CIDR, r.From, r.To) {
+		allowed := true
+		for _, c := range added.probes(n, r.CIDR) {
+			allowed = allowed && NACLAllowsProto(acl, r.Proto, r.Egress, c, r.From, r.To)
+		}
+		if !allowed {
 			for _, e := range sortedEntries(acl) {
 				if e.Egress != r.Egress {
 					continue

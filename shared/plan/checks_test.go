@@ -502,3 +502,49 @@ func TestPathACLsOpen(t *testing.T) {
 		})
 	}
 }
+
+// TestCreatedBlockCoverage: a rule or entry that covers the block a plan
+// creates, but not the whole VPC, does not count: apply may create the next
+// free block instead (or adopt another run's subnet), and the rules written
+// for the planned block follow it there, a rule left out would not. One that
+// covers the VPC's CIDR blocks counts.
+func TestCreatedBlockCoverage(t *testing.T) {
+	for _, tc := range []struct {
+		name, covering string
+		wantRules      bool
+	}{
+		{"the planned block's /24 only", "10.0.3.0/24", true},
+		{"the VPC", "10.0.0.0/16", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := config.Default()
+			cover := netip.MustParsePrefix(tc.covering)
+
+			s := base() // us-east-1c is new: the plan creates 10.0.3.0/27
+			s.LoadBalancer.Type, s.LoadBalancer.SecurityGroups, s.Target.TargetType = state.TypeNetwork, nil, "ip"
+			s.InstanceGroups[0].Ingress = []state.Permission{{Protocol: "tcp", FromPort: 80, ToPort: 80, CIDR: cover}}
+			p, err := Build(s, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Contains(p.Lines(), "+ allow tcp/80 into sg-app from 10.0.3.0/27"); got != tc.wantRules {
+				t.Errorf("security group rule for the created block planned %v, want %v:\n%s", got, tc.wantRules, p)
+			}
+
+			s = base()
+			s.Full, s.Target.ListenerPorts = true, []int32{80}
+			s.Network.NACLs = []state.NACL{
+				{ID: "acl-default", Default: true, Entries: []state.NACLEntry{entry(100, false, "-1", 0, 0, "0.0.0.0/0", true), entry(100, true, "-1", 0, 0, "0.0.0.0/0", true)}},
+				{ID: "acl-strict", Subnets: []string{"subnet-pc"}, Entries: []state.NACLEntry{
+					entry(1, false, "6", 80, 80, tc.covering, true), entry(1, true, "6", 1024, 65535, tc.covering, true)}},
+			}
+			var found []string
+			for _, r := range MissingNACLRules(s, c.NLBClientCIDRs, Added{ID: NewSubnet, CIDR: netip.MustParsePrefix("10.0.3.0/27")}) {
+				found = append(found, r.String())
+			}
+			if got := len(found) == 2; got != tc.wantRules {
+				t.Errorf("network ACL findings %q, want the two for the created block: %v", found, tc.wantRules)
+			}
+		})
+	}
+}

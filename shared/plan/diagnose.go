@@ -2,7 +2,6 @@ package plan
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 
 	"github.com/elbattach/elbattach/shared/config"
@@ -62,7 +61,7 @@ func securityChecks(s state.State, cfg config.Config) []Check {
 		return []Check{{Check: "instance security group", Detail: "the instance has no security group"}}
 	}
 	var probe Plan
-	if err := planIngress(&probe, s, cfg, netip.Prefix{}); err != nil {
+	if err := planIngress(&probe, s, cfg, Added{}); err != nil {
 		return []Check{{Check: "instance security group", Detail: err.Error()}}
 	}
 	if err := planEgress(&probe, s); err != nil {

@@ -83,7 +83,7 @@ type need struct {
 // from the peer: the same group, or a CIDR block containing the peer's. Else
 // a rule goes on the instance's first group, marked as elbattach's by its
 // description. Adding never passes the group's rule quota.
-func planIngress(p *Plan, s state.State, cfg config.Config, added netip.Prefix) error {
+func planIngress(p *Plan, s state.State, cfg config.Config, added Added) error {
 	if s.PathProven {
 		p.note("target healthy on tcp/%d: the load balancer reaches the instance (security groups not read)", s.TrafficPort())
 		return nil
@@ -108,7 +108,7 @@ func planIngress(p *Plan, s state.State, cfg config.Config, added netip.Prefix) 
 			}
 		}
 		for _, set := range sets {
-			if by := allowedBy(s.InstanceGroups, false, set, n.flow); by != "" {
+			if by := allowedByAll(s.InstanceGroups, set, n.flow, added, s.Network); by != "" {
 				p.note("%s already allowed into the instance from %s by %s", n.flow, set[0], by)
 				continue
 			}
@@ -129,7 +129,7 @@ func planIngress(p *Plan, s state.State, cfg config.Config, added netip.Prefix) 
 }
 
 // ingressNeeds lists each port and the peers it must be open from.
-func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix) ([]need, error) {
+func ingressNeeds(p *Plan, s state.State, cfg config.Config, added Added) ([]need, error) {
 	lb := s.LoadBalancer
 	hc := flow{"tcp", HealthCheckPort(s)}
 	traffic := trafficFlows(s)
@@ -150,7 +150,7 @@ func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix)
 	// them, else from its nodes; health checks come from the nodes, inside
 	// the VPC. A health-check rule the traffic rule on the same flow covers
 	// is not added.
-	nodes := nlbNodeCIDRs(s, added)
+	nodes := nlbNodeCIDRs(s, added.CIDR)
 	clients, why := cfg.NLBClientCIDRs, "NLB clients"
 	if !s.PreservesClientIP() {
 		clients, why = nodes, "NLB nodes"
@@ -165,7 +165,7 @@ func ingressNeeds(p *Plan, s state.State, cfg config.Config, added netip.Prefix)
 	if s.Target.TargetType == "ip" || !s.PreservesClientIP() {
 		checkers, hcWhy = nodes, "NLB nodes"
 	}
-	if !slices.Contains(traffic, hc) || !allCovered(checkers, clients) {
+	if !slices.Contains(traffic, hc) || !added.covered(s.Network, checkers, clients) {
 		needs = append(needs, need{flow: hc, peers: cidrPeers(checkers), why: hcWhy})
 	}
 	return needs, nil
@@ -211,6 +211,22 @@ func planEgress(p *Plan, s state.State) error {
 	}
 	p.Steps = append(p.Steps, adds...)
 	return nil
+}
+
+// allowedByAll is allowedBy for a set of peers, the block this plan creates
+// standing for every CIDR block of the VPC (Added.probes): each must be let
+// in, by the same group or not.
+func allowedByAll(groups []state.SecurityGroup, set []peer, f flow, added Added, n *state.Network) string {
+	if len(set) != 1 || set[0].group != "" {
+		return allowedBy(groups, false, set, f)
+	}
+	by := ""
+	for _, c := range added.probes(n, set[0].cidr) {
+		if by = allowedBy(groups, false, []peer{{cidr: c}}, f); by == "" {
+			return ""
+		}
+	}
+	return by
 }
 
 // allowedBy returns the group whose rule (egress or ingress) lets flow f

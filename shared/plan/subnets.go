@@ -114,6 +114,31 @@ type Added struct {
 	CIDR netip.Prefix
 }
 
+// probes returns the CIDRs a decision that an existing rule or entry already
+// covers cidr must hold for: cidr itself; or, for the block this plan
+// creates, every CIDR block of the VPC. Apply may create the next free block
+// instead (another run took this one) or adopt another run's subnet, and the
+// rules written for the planned block follow it there (apply's resolve), but
+// a rule left out because something covered the planned block would not.
+func (a Added) probes(n *state.Network, cidr netip.Prefix) []netip.Prefix {
+	if a.ID == NewSubnet && cidr == a.CIDR && n != nil && len(n.CIDRs) > 0 {
+		return n.CIDRs
+	}
+	return []netip.Prefix{cidr}
+}
+
+// covered reports whether every prefix of inner lies inside one of outer,
+// the created block standing for the whole VPC (probes) unless outer holds
+// it too (then both follow it).
+func (a Added) covered(n *state.Network, inner, outer []netip.Prefix) bool {
+	for _, in := range inner {
+		if !slices.Contains(outer, in) && !allCovered(a.probes(n, in), outer) {
+			return false
+		}
+	}
+	return true
+}
+
 // reusable returns the best usable public subnet of az.
 func reusable(n *state.Network, az string) (state.Subnet, bool) {
 	var cands []state.Subnet
