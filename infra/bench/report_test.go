@@ -220,7 +220,7 @@ func render(s *store, bins []sizeRow) string {
 			}
 			if core := d.Cold[coreFloorKey]; core != nil {
 				p("\nThe floor of the job itself: the empty handler linking only `ec2`, `elasticloadbalancing` and "+
-					"`elasticloadbalancingv2` (infra/bench/corefloor: the three clients no implementation of the checklist can do without; "+
+					"`elasticloadbalancingv2` (infra/bench/corefloor: the three SDK clients the checklist calls; "+
 					"no `config`, no `eventbridge`), never calling them, answers in **%.2fx** the empty handler's time. A handler that "+
 					"loads its configuration, builds its clients and runs its own code can only add to that.\n", core.FirstP50/empty.FirstP50)
 			}
