@@ -158,7 +158,7 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		errs = append(errs, fmt.Errorf("tag %s of %s: %w", p.Config.TagKey, in.ID, b.Err))
 	}
 	for _, ref := range refs {
-		var tr TargetReport
+		tr := TargetReport{Target: ref.Raw, Changes: []string{}}
 		switch {
 		case ref.Region != "" && p.Region != "" && ref.Region != p.Region:
 			err = fmt.Errorf("%w: %s is in %s, this function runs in %s", ErrForeignRegion, ref.ARN, ref.Region, p.Region)
@@ -178,9 +178,10 @@ func (p *Pipeline) run(ctx context.Context, t event.Trigger, r *Report) error {
 		r.Targets = append(r.Targets, tr)
 	}
 	switch {
-	case t.Action == event.Detach && len(bad) > 0:
+	case t.Action == event.Detach && len(bad) > 0 && t.Origin != "manual":
 		// A mistyped element may mean a target the instance is in: a stop
-		// or a termination leaves it in none of elbattach's.
+		// or a termination leaves it in none of elbattach's. (A manual
+		// detach of a running instance keeps to the targets named.)
 		errs = append(errs, p.detachManagedBut(ctx, in, refs, r, t.Lifecycle))
 	case t.Action != event.Attach || t.Origin != event.SourceTag:
 	case len(bad) > 0:

@@ -396,6 +396,12 @@ func TestBadTagElement(t *testing.T) {
 		t.Errorf("tag change with a bad element: api targets %v, warnings %q; want api kept, and a warning", w.TargetGroup(api).Targets, r.Warnings)
 	}
 
+	// A manual detach of the running instance keeps to the targets named.
+	r, _ = pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "manual", DryRun: true})
+	if slices.ContainsFunc(r.Changes, func(c string) bool { return strings.Contains(c, api) }) || !slices.ContainsFunc(r.Changes, func(c string) bool { return strings.Contains(c, site.TG) }) {
+		t.Errorf("manual detach with a bad element: changes %q; want web only", r.Changes)
+	}
+
 	asg := &fakeASG{}
 	p := fastPipeline(w, asg)
 	r, err = p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.autoscaling",
@@ -424,7 +430,7 @@ func TestForeignRegionTarget(t *testing.T) {
 		origin string
 	}{{event.Attach, "aws.ec2 running"}, {event.Diagnose, "manual"}, {event.Detach, "manual"}} {
 		r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: id, Action: tc.action, Origin: tc.origin})
-		if !errors.Is(err, attach.ErrForeignRegion) || !attach.Permanent(err) || len(r.Targets) != 2 || r.Targets[0].Error != "" ||
+		if !errors.Is(err, attach.ErrForeignRegion) || !attach.Permanent(err) || len(r.Targets) != 2 || r.Targets[0].Error != "" || r.Targets[1].Changes == nil ||
 			!strings.Contains(r.Targets[1].Error, "is in eu-west-1, this function runs in us-east-1") {
 			t.Errorf("%s: %v, targets %+v", tc.action, err, r.Targets)
 		}

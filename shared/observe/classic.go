@@ -36,7 +36,12 @@ func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, st
 	if err != nil {
 		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("describing classic load balancer %s, %w", ref.Name, err)
 	}
-	d := out.LoadBalancerDescriptions[0]
+	return o.classicOf(ctx, ref, out.LoadBalancerDescriptions[0], at)
+}
+
+// classicOf makes the target and load balancer of a Classic ELB's
+// description, reading its tags for the opt-in unless it is listed.
+func (o *Observer) classicOf(ctx context.Context, ref state.Ref, d elbtypes.LoadBalancerDescription, at time.Time) (state.Target, state.LoadBalancer, error) {
 	t := state.Target{Ref: ref, Name: aws.ToString(d.LoadBalancerName), TargetType: "instance", VPC: aws.ToString(d.VPCId), ListenersRead: true}
 	for _, l := range d.ListenerDescriptions {
 		if l.Listener == nil {

@@ -125,12 +125,26 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 	if err != nil {
 		return s, err
 	}
-	if s.Target.ARN != "" && (full || s.LoadBalancer.SubnetIn(in.AZ) != "") {
+	var early sync.WaitGroup
+	var preserve string
+	var preserveErr error
+	if health := s.Target.ARN != "" && (full || s.LoadBalancer.SubnetIn(in.AZ) != ""); health {
+		if arn := s.Target.ARN; !full && s.Target.TargetType == "ip" && len(s.LoadBalancer.SecurityGroups) == 0 && needsPreserveClientIP(s) {
+			// Behind an NLB without security groups, a healthy ip target
+			// proves the path only when the NLB shows it its own nodes'
+			// addresses, not the clients': read that with the health.
+			early.Go(func() { preserve, preserveErr = o.PreserveClientIP(ctx, arn) })
+		}
 		// In an AZ the load balancer lacks, the target cannot be in use, and
 		// the plan adds the AZ and registers anyway (RegisterTargets is
 		// idempotent): its health is not worth a call there.
-		if s.Target.Registrations, err = o.Registrations(ctx, s.Target.ARN, s.TargetID(), s.TrafficPort()); err != nil {
+		s.Target.Registrations, err = o.Registrations(ctx, s.Target.ARN, s.TargetID(), s.TrafficPort())
+		early.Wait()
+		if err = errors.Join(err, preserveErr); err != nil {
 			return s, err
+		}
+		if preserve != "" {
+			s.Target.PreserveClientIP = preserve
 		}
 	}
 	s.PathProven = !full && pathProven(s)
@@ -139,7 +153,7 @@ func (o *Observer) Observe(ctx context.Context, in state.Instance, ref state.Ref
 	lb, t := s.LoadBalancer, s.Target // each goroutine writes only its own variables
 	var wg sync.WaitGroup
 	var groupsErr, networkErr, listenersErr, attrsErr error
-	var preserve string
+	preserve = ""
 	readPreserve := needsPreserveClientIP(s) && (full || (!s.PathProven && len(lb.SecurityGroups) == 0))
 	if !s.PathProven {
 		wg.Go(func() { s.InstanceGroups, s.LBGroups, groupsErr = o.groups(ctx, in.SecurityGroups, lb.SecurityGroups) })
@@ -183,10 +197,10 @@ func pathProven(s state.State) bool {
 		return false
 	}
 	lb := s.LoadBalancer
-	if lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && (s.Target.TargetType != "ip" || s.Target.PreserveClientIP != "false") {
-		// Health checks come from the NLB's nodes, but traffic may come from
-		// the clients' own addresses (client IP preservation, on unless an
-		// ip target group is read to have it off): healthy proves nothing
+	if lb.Type == state.TypeNetwork && len(lb.SecurityGroups) == 0 && (s.Target.TargetType != "ip" || s.PreservesClientIP()) {
+		// Health checks come from the NLB's nodes, but traffic comes from
+		// the clients' own addresses when it preserves them (instance
+		// targets; ip targets read to have it on): healthy proves nothing
 		// about the clients' rule.
 		return false
 	}

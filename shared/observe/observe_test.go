@@ -487,3 +487,32 @@ func TestPreservedNLBHealthProvesNothing(t *testing.T) {
 		t.Errorf("path proven %v; plan:\n%s\nwant the clients' rule (NLB_CLIENT_CIDRS)", s.PathProven, p)
 	}
 }
+
+// TestNLBIPTargetHealthProves: behind an NLB without security groups, a
+// healthy ip target proves the path when the target group does not preserve
+// client IPs (traffic and health checks both come from the nodes): the
+// attribute is read at once with the health, and the groups are not read;
+// with preservation on, it proves nothing and they are.
+func TestNLBIPTargetHealthProves(t *testing.T) {
+	for _, preserve := range []bool{false, true} {
+		site := fakeaws.NewSite()
+		w := site.W
+		tg := w.AddTargetGroup(site.VPC, "ip", 80, fakeaws.Protocol("TCP"), fakeaws.TargetType("ip"), fakeaws.WithPreserveClientIP(preserve), fakeaws.Allowed())
+		w.AddLoadBalancer("nlb", "network", fakeaws.Subnets(site.Public["us-east-1a"]), fakeaws.Forward(80, tg))
+		id := site.Instance("us-east-1a", "ip")
+		ip := w.Instance(id).PrivateIP
+		w.Register(tg, ip, 80)
+		w.SetTargetHealth(tg, ip, 80, "healthy", "")
+		s, calls := observeCalls(t, w, id, "ip", false)
+		groups := slices.Contains(calls, "ec2.DescribeSecurityGroups")
+		attrs := 0
+		for _, c := range calls {
+			if c == "elbv2.DescribeTargetGroupAttributes" {
+				attrs++
+			}
+		}
+		if s.PathProven == preserve || groups != preserve || attrs != 1 {
+			t.Errorf("preserve %v: path proven %v, groups read %v, attribute reads %d (calls %v)", preserve, s.PathProven, groups, attrs, calls)
+		}
+	}
+}

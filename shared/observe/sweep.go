@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -121,8 +122,9 @@ func (o *Observer) ManagedGroups(ctx context.Context, vpc string, cfg config.Con
 	return out, nil
 }
 
-// TaggedInstances lists up to max running instances that carry tagKey.
-func (o *Observer) TaggedInstances(ctx context.Context, tagKey string, max int) ([]state.Instance, bool, error) {
+// TaggedInstances lists the running instances that carry tagKey (pages of up
+// to 1000: a cheap read, whatever the reconcile run then takes on).
+func (o *Observer) TaggedInstances(ctx context.Context, tagKey string) ([]state.Instance, error) {
 	var out []state.Instance
 	pages := ec2.NewDescribeInstancesPaginator(o.EC2, &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
 		{Name: aws.String("tag-key"), Values: []string{tagKey}},
@@ -131,18 +133,15 @@ func (o *Observer) TaggedInstances(ctx context.Context, tagKey string, max int) 
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return nil, false, fmt.Errorf("listing tagged instances, %w", err)
+			return nil, fmt.Errorf("listing tagged instances, %w", err)
 		}
 		for _, r := range page.Reservations {
 			for _, i := range r.Instances {
-				if len(out) == max {
-					return out, true, nil
-				}
 				out = append(out, instanceOf(i))
 			}
 		}
 	}
-	return out, false, nil
+	return out, nil
 }
 
 // InstanceStates reads the state of instances by ID ("" for unknown ones).
@@ -194,8 +193,24 @@ func RegisteredIn(t state.Target, in state.Instance) bool {
 	})
 }
 
-// managedClassic finds the Classic ELBs of the VPC the instance is in.
+// managedClassic finds the Classic ELBs of the VPC the instance is in that
+// elbattach manages and the instance is registered with.
 func (o *Observer) managedClassic(ctx context.Context, in state.Instance, cfg config.Config) ([]Managed, error) {
+	return o.managedClassics(ctx, cfg, func(d elbtypes.LoadBalancerDescription) bool {
+		return aws.ToString(d.VPCId) == in.VPC && slices.ContainsFunc(d.Instances, func(i elbtypes.Instance) bool { return aws.ToString(i.InstanceId) == in.ID })
+	})
+}
+
+// ManagedClassics returns the Classic ELBs elbattach manages that have
+// instances registered, each with its registrations (for reconcile).
+func (o *Observer) ManagedClassics(ctx context.Context, cfg config.Config) ([]Managed, error) {
+	return o.managedClassics(ctx, cfg, func(d elbtypes.LoadBalancerDescription) bool { return len(d.Instances) > 0 })
+}
+
+// managedClassics lists the Classic ELBs (by pages), keeps those keep says,
+// and returns the ones of them elbattach manages (their opt-in tags are read
+// only for those kept).
+func (o *Observer) managedClassics(ctx context.Context, cfg config.Config, keep func(elbtypes.LoadBalancerDescription) bool) ([]Managed, error) {
 	if o.CLB == nil {
 		return nil, nil
 	}
@@ -207,17 +222,28 @@ func (o *Observer) managedClassic(ctx context.Context, in state.Instance, cfg co
 			return nil, fmt.Errorf("listing classic load balancers, %w", err)
 		}
 		for _, d := range page.LoadBalancerDescriptions {
-			if aws.ToString(d.VPCId) != in.VPC || !slices.ContainsFunc(d.Instances, func(i elbtypes.Instance) bool { return aws.ToString(i.InstanceId) == in.ID }) {
+			if !keep(d) {
 				continue
 			}
-			t, lb, err := o.Classic(ctx, state.Ref{Raw: "classic/" + aws.ToString(d.LoadBalancerName), Classic: true, Name: aws.ToString(d.LoadBalancerName)})
+			m, ok, err := o.managedClassicOf(ctx, d, cfg)
 			if err != nil {
 				return nil, err
 			}
-			if t.AllowTag || cfg.Allowed(t.Name, "") || cfg.Allowed(t.Ref.Raw, "") {
-				found = append(found, Managed{Target: t, LoadBalancer: lb})
+			if ok {
+				found = append(found, m)
 			}
 		}
 	}
 	return found, nil
+}
+
+// managedClassicOf makes the Managed of a Classic ELB's description, and
+// says whether elbattach manages it (its opt-in tag, or ALLOWED_TARGETS).
+func (o *Observer) managedClassicOf(ctx context.Context, d elbtypes.LoadBalancerDescription, cfg config.Config) (Managed, bool, error) {
+	name := aws.ToString(d.LoadBalancerName)
+	t, lb, err := o.classicOf(ctx, state.Ref{Raw: "classic/" + name, Classic: true, Name: name}, d, time.Now())
+	if err != nil {
+		return Managed{}, false, err
+	}
+	return Managed{Target: t, LoadBalancer: lb}, t.AllowTag || cfg.Allowed(t.Name, "") || cfg.Allowed(t.Ref.Raw, ""), nil
 }
