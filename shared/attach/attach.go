@@ -65,6 +65,24 @@ type Report struct {
 	Lifecycle *LifecycleOutcome `json:"lifecycle,omitempty"`
 }
 
+// Brief is the report without its per-target detail, for an outcome event
+// the whole report would make too large (outcome.Briefer).
+func (r Report) Brief() any {
+	return struct {
+		Instance  string            `json:"instance"`
+		Action    event.Action      `json:"action"`
+		Origin    string            `json:"origin"`
+		DryRun    bool              `json:"dry-run"`
+		Target    string            `json:"target,omitempty"`
+		Changes   []string          `json:"changes"`
+		Warnings  []string          `json:"warnings"`
+		Error     string            `json:"error,omitempty"`
+		Lifecycle *LifecycleOutcome `json:"lifecycle,omitempty"`
+		Truncated string            `json:"truncated"`
+	}{r.Instance, r.Action, r.Origin, r.DryRun, r.Target, r.Changes, r.Warnings, r.Error, r.Lifecycle,
+		"the per-target detail was too large for an event; see the function's log"}
+}
+
 // TargetReport is the outcome for one target.
 type TargetReport struct {
 	Target       string       `json:"target"`

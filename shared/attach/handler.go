@@ -100,6 +100,8 @@ func (h *Handler) HandleSweep(ctx context.Context, raw json.RawMessage) (Reconci
 	start := time.Now()
 	t, err := event.Parse(raw, event.Sweep, h.Pipeline.Config.TagKey)
 	if err != nil {
+		h.Pipeline.Log.Error("bad event", "error", err.Error(), "event", truncate(raw, 2048))
+		h.metrics(Report{}, err, time.Since(start))
 		return ReconcileReport{Changes: []string{}, Warnings: []string{}}, err
 	}
 	rr, err := h.Pipeline.Reconcile(ctx, h.Pipeline.Config.ReconcileMax, t.DryRun)

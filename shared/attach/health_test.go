@@ -2,8 +2,10 @@ package attach_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -462,5 +464,42 @@ func TestSweepPutsNoOutcomeEvents(t *testing.T) {
 	rr, err := h.HandleSweep(ctx, []byte(`{"action": "reconcile"}`))
 	if err != nil || len(rr.Changes) == 0 || len(events.put) != 0 {
 		t.Errorf("reconcile: %v, changes %q, outcome events %q; want changes and no event", err, rr.Changes, events.put)
+	}
+}
+
+// TestSweepBadEventReported: a reconcile event that cannot be parsed fails,
+// and still writes its metrics line (a failure) and a log line, as every
+// other invocation does.
+func TestSweepBadEventReported(t *testing.T) {
+	s := fakeaws.NewSite()
+	var metrics, logs strings.Builder
+	p := fastPipeline(s.W, nil)
+	p.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	h := &attach.Handler{Kind: event.Sweep, Pipeline: p, Calls: &awsclient.Counter{}, Metrics: &metrics, Name: "reconcile"}
+	if _, err := h.HandleSweep(ctx, []byte(`{"action": "attach"}`)); err == nil {
+		t.Fatal("a manual attach event to the reconcile function: no error")
+	}
+	if !strings.Contains(metrics.String(), `"Failures":1`) || !strings.Contains(logs.String(), `"msg":"bad event"`) {
+		t.Errorf("metrics %q, log %q: want a failure counted and the event logged", metrics.String(), logs.String())
+	}
+}
+
+// TestReportBrief: the brief of a report, for an outcome event the whole one
+// would make too large, keeps what happened and to which instance, and drops
+// the per-target detail.
+func TestReportBrief(t *testing.T) {
+	r := attach.Report{Instance: "i-1", Action: event.Attach, Origin: "manual", Changes: []string{"+ register i-1"}, Warnings: []string{},
+		Error: "web: boom", Targets: []attach.TargetReport{{Target: "web", Changes: []string{}}}}
+	b, err := json.Marshal(r.Brief())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"instance":"i-1"`, `"action":"attach"`, `"error":"web: boom"`, `"changes":["+ register i-1"]`, `"truncated":`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("brief %s lacks %s", b, want)
+		}
+	}
+	if strings.Contains(string(b), `"targets"`) {
+		t.Errorf("brief %s keeps the targets", b)
 	}
 }

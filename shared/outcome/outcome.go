@@ -88,14 +88,25 @@ func WriteEMF(w io.Writer, function string, c Counts, now time.Time) error {
 	return err
 }
 
-// Put sends one outcome event with the report as its detail.
+// Briefer is a report that can say itself in brief (what happened, without
+// the per-target detail), for an event the whole report would make too large.
+type Briefer interface{ Brief() any }
+
+// truncatedNote is what a detail holds that is too large even in brief.
+const truncatedNote = "report too large for an event; see the function's log"
+
+// Put sends one outcome event with the report as its detail: the report
+// itself, else its Brief (marked "truncated"), else only that mark.
 func Put(ctx context.Context, eb EventBridge, detailType, instanceARN string, report any) error {
 	detail, err := json.Marshal(report)
 	if err != nil {
 		return fmt.Errorf("encoding outcome, %w", err)
 	}
+	if b, ok := report.(Briefer); ok && len(detail) > maxDetailBytes {
+		detail, _ = json.Marshal(b.Brief())
+	}
 	if len(detail) > maxDetailBytes {
-		detail, _ = json.Marshal(map[string]string{"truncated": "report too large for an event; see the function's log"})
+		detail, _ = json.Marshal(map[string]string{"truncated": truncatedNote})
 	}
 	entry := ebtypes.PutEventsRequestEntry{Source: aws.String(Source), DetailType: aws.String(detailType), Detail: aws.String(string(detail))}
 	if instanceARN != "" {
