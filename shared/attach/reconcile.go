@@ -31,24 +31,25 @@ type ReconcileReport struct {
 // Reconcile catches missed events and drift:
 //   - It attaches the running instances that carry the target tag, at most
 //     max: first those registered in no target elbattach manages (a missed
-//     launch or tag event), then the others in a random order, so that runs
-//     reach every instance however many there are.
+//     launch or tag event), then the others, each part in a random order, so
+//     that runs reach every instance however many there are.
 //   - It deregisters every instance that is no longer running from each
-//     target elbattach manages (target groups and Classic ELBs) that still
+//     instance target group and Classic ELB elbattach manages that still
 //     holds it, whatever its tag names now (a missed stop event, or a tag
-//     changed while the instance was stopped).
+//     changed while the instance was stopped). ip target groups name
+//     addresses, not instances: a stopped instance's address is not looked
+//     for there.
+//   - When the managed targets cannot be read, it still attaches (in a
+//     random order) and returns that error: no detach this run.
 //   - A running instance registered in a managed target without the tag is
 //     left alone (an operator may have put it there) and reported.
 func (p *Pipeline) Reconcile(ctx context.Context, max int, dryRun bool) (ReconcileReport, error) {
 	rr := ReconcileReport{DryRun: dryRun || p.Config.DryRun, Changes: []string{}, Warnings: []string{}}
-	registered, err := p.managedRegistrations(ctx)
-	if err != nil {
-		return rr, err
-	}
 	tagged, err := p.Observer.TaggedInstances(ctx, p.Config.TagKey)
 	if err != nil {
 		return rr, err
 	}
+	registered, addresses, sweepErr := p.managedRegistrations(ctx)
 	var errs []error
 	add := func(r Report, err error) {
 		if err != nil {
@@ -65,17 +66,19 @@ func (p *Pipeline) Reconcile(ctx context.Context, max int, dryRun bool) (Reconci
 	var first, rest []string
 	for _, in := range tagged {
 		running[in.ID] = true
-		if len(registered[in.ID]) == 0 {
+		if len(registered[in.ID]) == 0 && !addresses[in.PrivateIP] {
 			first = append(first, in.ID)
 		} else {
 			rest = append(rest, in.ID)
 		}
 	}
-	rand.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
-	todo := append(first, rest...)
-	rr.Instances, rr.Truncated = min(len(todo), max), len(todo) > max
-	for _, id := range todo[:rr.Instances] {
+	todo := reconcileOrder(first, rest, max)
+	rr.Instances, rr.Truncated = len(todo), len(tagged) > max
+	for _, id := range todo {
 		add(p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, DryRun: dryRun, Origin: "reconcile"}))
+	}
+	if sweepErr != nil {
+		return rr, errors.Join(append(errs, sweepErr)...)
 	}
 	var others []string
 	for _, id := range slices.Sorted(maps.Keys(registered)) {
@@ -101,20 +104,38 @@ func (p *Pipeline) Reconcile(ctx context.Context, max int, dryRun bool) (Reconci
 	return rr, errors.Join(errs...)
 }
 
+// reconcileOrder picks at most max of the instances, each part in a random
+// order: first those registered nowhere (likely missed events), but at
+// least half the places, when there are enough, for the others, so that an
+// instance whose attach fails every run (registered nowhere for good) cannot
+// keep the others from ever being reached.
+func reconcileOrder(first, rest []string, max int) []string {
+	for _, part := range [][]string{first, rest} {
+		rand.Shuffle(len(part), func(i, j int) { part[i], part[j] = part[j], part[i] })
+	}
+	nFirst := min(len(first), max-min(len(rest), max/2))
+	todo := append(slices.Clone(first[:nFirst]), rest[:min(len(rest), max-nFirst)]...)
+	return append(todo, first[nFirst:min(len(first), nFirst+max-len(todo))]...)
+}
+
 // managedRegistrations maps each instance registered in a target elbattach
-// manages (instance target groups, Classic ELBs) to those targets.
-func (p *Pipeline) managedRegistrations(ctx context.Context) (map[string][]observe.Managed, error) {
+// manages (instance target groups, Classic ELBs) to those targets, and gives
+// the addresses registered in its ip target groups.
+func (p *Pipeline) managedRegistrations(ctx context.Context) (map[string][]observe.Managed, map[string]bool, error) {
 	groups, err := p.Observer.ManagedGroups(ctx, "", p.Config)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	classics, err := p.Observer.ManagedClassics(ctx, p.Config)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[string][]observe.Managed{}
+	out, addresses := map[string][]observe.Managed{}, map[string]bool{}
 	for _, g := range groups {
 		if g.TargetType != "instance" {
+			for _, reg := range g.Registrations {
+				addresses[reg.ID] = true
+			}
 			continue
 		}
 		classics = append(classics, observe.Managed{Target: g})
@@ -126,7 +147,7 @@ func (p *Pipeline) managedRegistrations(ctx context.Context) (map[string][]obser
 			}
 		}
 	}
-	return out, nil
+	return out, addresses, nil
 }
 
 // detachFrom deregisters an instance that is no longer running from the

@@ -77,3 +77,38 @@ func TestReconcileMaxReachesEveryInstance(t *testing.T) {
 		t.Errorf("%s (tagged, running, registered nowhere) not attached by a run limited to 2: changes %q", c, rr.Changes)
 	}
 }
+
+// TestReconcileSweepErrorStillAttaches: when the managed targets cannot be
+// read (one failed tag read of a Classic ELB), the run still attaches the
+// tagged instances and returns the error (no detach this run), rather than
+// attaching nothing (a reviewer's case).
+func TestReconcileSweepErrorStillAttaches(t *testing.T) {
+	s := fakeaws.NewSite()
+	w := s.W
+	other := w.AddClassicLB("someone-elses", fakeaws.Subnets(s.Public[fakeaws.Zones[0]]), fakeaws.Groups(s.LBGroup), fakeaws.ClassicPort(80, 80))
+	w.RegisterClassic(other, w.AddInstance(s.Private[fakeaws.Zones[0]]))
+	missed := s.Instance(fakeaws.Zones[0], "web")
+	w.FailNext("elb.DescribeTags", fakeaws.Err("Throttling", "slow down"))
+	rr, err := pipeline(w, time.Millisecond).Reconcile(ctx, 100, false)
+	if err == nil || !slices.ContainsFunc(w.TargetGroup(s.TG).Targets, func(r fakeaws.Target) bool { return r.ID == missed }) {
+		t.Errorf("reconcile: %v, changes %q: want the missed instance attached and the sweep's error returned", err, rr.Changes)
+	}
+}
+
+// TestReconcileIPTargetRegistered: an instance registered by its address in
+// a managed ip target group counts as registered, so it does not take a
+// place among those registered nowhere run after run.
+func TestReconcileIPTargetRegistered(t *testing.T) {
+	s := fakeaws.NewSite()
+	w := s.W
+	tg := w.AddTargetGroup(s.VPC, "ip", 80, fakeaws.TargetType("ip"), fakeaws.Allowed())
+	for range 7 { // without the addresses, the missed one would win the place 1 time in 8
+		byIP := s.Instance(fakeaws.Zones[0], "ip")
+		w.Register(tg, w.Instance(byIP).PrivateIP, 80)
+	}
+	missed := s.Instance(fakeaws.Zones[0], "web")
+	rr, err := pipeline(w, time.Millisecond).Reconcile(ctx, 1, false)
+	if err != nil || !slices.ContainsFunc(w.TargetGroup(s.TG).Targets, func(r fakeaws.Target) bool { return r.ID == missed }) {
+		t.Errorf("reconcile with one place: %v, changes %q: want the instance registered nowhere attached", err, rr.Changes)
+	}
+}

@@ -36,12 +36,41 @@ func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, st
 	if err != nil {
 		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("describing classic load balancer %s, %w", ref.Name, err)
 	}
-	return o.classicOf(ctx, ref, out.LoadBalancerDescriptions[0], at)
+	t, lb := classicOf(ref, out.LoadBalancerDescriptions[0], at)
+	if !o.listed(t.Name, "") {
+		allowed, err := o.classicAllowTags(ctx, []string{t.Name})
+		if err != nil {
+			return t, state.LoadBalancer{}, err
+		}
+		t.AllowTag = allowed[t.Name]
+	}
+	return t, lb, nil
+}
+
+// classicAllowTags reads which of the named Classic ELBs carry the opt-in
+// tag, 20 names a call (the API's most).
+func (o *Observer) classicAllowTags(ctx context.Context, names []string) (map[string]bool, error) {
+	allowed := map[string]bool{}
+	for start := 0; start < len(names); start += 20 {
+		batch := names[start:min(start+20, len(names))]
+		tags, err := o.CLB.DescribeTags(ctx, &elb.DescribeTagsInput{LoadBalancerNames: batch})
+		if err != nil {
+			return nil, fmt.Errorf("describing tags of %s, %w", strings.Join(batch, ", "), err)
+		}
+		for _, td := range tags.TagDescriptions {
+			for _, tag := range td.Tags {
+				if isAllowTag(tag.Key, tag.Value) {
+					allowed[aws.ToString(td.LoadBalancerName)] = true
+				}
+			}
+		}
+	}
+	return allowed, nil
 }
 
 // classicOf makes the target and load balancer of a Classic ELB's
-// description, reading its tags for the opt-in unless it is listed.
-func (o *Observer) classicOf(ctx context.Context, ref state.Ref, d elbtypes.LoadBalancerDescription, at time.Time) (state.Target, state.LoadBalancer, error) {
+// description (its opt-in tag not read).
+func classicOf(ref state.Ref, d elbtypes.LoadBalancerDescription, at time.Time) (state.Target, state.LoadBalancer) {
 	t := state.Target{Ref: ref, Name: aws.ToString(d.LoadBalancerName), TargetType: "instance", VPC: aws.ToString(d.VPCId), ListenersRead: true}
 	for _, l := range d.ListenerDescriptions {
 		if l.Listener == nil {
@@ -59,25 +88,12 @@ func (o *Observer) classicOf(ctx context.Context, ref state.Ref, d elbtypes.Load
 	for _, i := range d.Instances {
 		t.Registrations = append(t.Registrations, state.Registration{ID: aws.ToString(i.InstanceId), State: "registered"})
 	}
-	if !o.listed(t.Name, "") {
-		tags, err := o.CLB.DescribeTags(ctx, &elb.DescribeTagsInput{LoadBalancerNames: []string{t.Name}})
-		if err != nil {
-			return t, state.LoadBalancer{}, fmt.Errorf("describing tags of %s, %w", t.Name, err)
-		}
-		for _, td := range tags.TagDescriptions {
-			for _, tag := range td.Tags {
-				if isAllowTag(tag.Key, tag.Value) {
-					t.AllowTag = true
-				}
-			}
-		}
-	}
 	lb := state.LoadBalancer{Name: t.Name, Type: state.TypeClassic, Scheme: aws.ToString(d.Scheme),
 		VPC: aws.ToString(d.VPCId), SecurityGroups: d.SecurityGroups, ReadAt: at}
 	for _, id := range d.Subnets {
 		lb.Subnets = append(lb.Subnets, state.LBSubnet{ID: id})
 	}
-	return t, lb, nil
+	return t, lb
 }
 
 // healthCheckPort reads the port of a Classic ELB health check target such as

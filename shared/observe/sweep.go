@@ -208,12 +208,13 @@ func (o *Observer) ManagedClassics(ctx context.Context, cfg config.Config) ([]Ma
 }
 
 // managedClassics lists the Classic ELBs (by pages), keeps those keep says,
-// and returns the ones of them elbattach manages (their opt-in tags are read
-// only for those kept).
+// and returns the ones of them elbattach manages (the opt-in tags of those
+// kept and not listed in ALLOWED_TARGETS are read, 20 a call).
 func (o *Observer) managedClassics(ctx context.Context, cfg config.Config, keep func(elbtypes.LoadBalancerDescription) bool) ([]Managed, error) {
 	if o.CLB == nil {
 		return nil, nil
 	}
+	listed := func(name string) bool { return cfg.Allowed(name, "") || cfg.Allowed("classic/"+name, "") }
 	var found []Managed
 	pages := elb.NewDescribeLoadBalancersPaginator(o.CLB, &elb.DescribeLoadBalancersInput{})
 	for pages.HasMorePages() {
@@ -221,29 +222,28 @@ func (o *Observer) managedClassics(ctx context.Context, cfg config.Config, keep 
 		if err != nil {
 			return nil, fmt.Errorf("listing classic load balancers, %w", err)
 		}
+		var kept []elbtypes.LoadBalancerDescription
+		var unlisted []string
 		for _, d := range page.LoadBalancerDescriptions {
-			if !keep(d) {
-				continue
+			if keep(d) {
+				kept = append(kept, d)
+				if name := aws.ToString(d.LoadBalancerName); !listed(name) {
+					unlisted = append(unlisted, name)
+				}
 			}
-			m, ok, err := o.managedClassicOf(ctx, d, cfg)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				found = append(found, m)
+		}
+		allowed, err := o.classicAllowTags(ctx, unlisted)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range kept {
+			name := aws.ToString(d.LoadBalancerName)
+			t, lb := classicOf(state.Ref{Raw: "classic/" + name, Classic: true, Name: name}, d, time.Now())
+			t.AllowTag = allowed[name]
+			if t.AllowTag || listed(name) {
+				found = append(found, Managed{Target: t, LoadBalancer: lb})
 			}
 		}
 	}
 	return found, nil
-}
-
-// managedClassicOf makes the Managed of a Classic ELB's description, and
-// says whether elbattach manages it (its opt-in tag, or ALLOWED_TARGETS).
-func (o *Observer) managedClassicOf(ctx context.Context, d elbtypes.LoadBalancerDescription, cfg config.Config) (Managed, bool, error) {
-	name := aws.ToString(d.LoadBalancerName)
-	t, lb, err := o.classicOf(ctx, state.Ref{Raw: "classic/" + name, Classic: true, Name: name}, d, time.Now())
-	if err != nil {
-		return Managed{}, false, err
-	}
-	return Managed{Target: t, LoadBalancer: lb}, t.AllowTag || cfg.Allowed(t.Name, "") || cfg.Allowed(t.Ref.Raw, ""), nil
 }
