@@ -97,11 +97,11 @@ func (a *Applier) Run(ctx context.Context, p plan.Plan) ([]string, error) {
 	for _, st := range p.Steps {
 		st = resolve(st, ids)
 		changed, err := a.step(ctx, st, ids)
+		if changed { // a write that landed before a later failure (a SetSubnets whose read-back failed) is done too
+			done = append(done, resolve(st, ids).String())
+		}
 		if err != nil {
 			return done, fmt.Errorf("%s: %w", st, err)
-		}
-		if changed {
-			done = append(done, resolve(st, ids).String())
 		}
 	}
 	return done, nil
@@ -226,7 +226,9 @@ func (a *Applier) createSubnet(ctx context.Context, st plan.Step, ids map[string
 // nextBlock reads the VPC's subnets again after a conflict on taken: it
 // returns elbattach's subnet in the step's AZ to adopt (and its CIDR, which
 // need not be taken: the run that made it may have read the VPC at another
-// moment), else the lowest free block now.
+// moment), else the lowest free block now. Only a subnet the plan did not see
+// (st.Seen) is adopted: one it saw, it turned down (routed privately since,
+// or too full).
 func (a *Applier) nextBlock(ctx context.Context, st plan.Step, taken string) (next, adopt, adoptCIDR string, err error) {
 	var subnets []state.Subnet
 	pages := ec2.NewDescribeSubnetsPaginator(a.EC2, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{
@@ -239,7 +241,7 @@ func (a *Applier) nextBlock(ctx context.Context, st plan.Step, taken string) (ne
 		for _, sn := range page.Subnets {
 			c, _ := netip.ParsePrefix(aws.ToString(sn.CidrBlock))
 			subnets = append(subnets, state.Subnet{ID: aws.ToString(sn.SubnetId), CIDR: c})
-			if aws.ToString(sn.AvailabilityZone) == st.AZ && c.Bits() <= plan.MaxLBSubnetBits && slices.ContainsFunc(sn.Tags, func(t ec2types.Tag) bool {
+			if id := aws.ToString(sn.SubnetId); !slices.Contains(st.Seen, id) && aws.ToString(sn.AvailabilityZone) == st.AZ && c.Bits() <= plan.MaxLBSubnetBits && slices.ContainsFunc(sn.Tags, func(t ec2types.Tag) bool {
 				return aws.ToString(t.Key) == config.ManagedTagKey && aws.ToString(t.Value) == "true"
 			}) {
 				return "", aws.ToString(sn.SubnetId), c.String(), nil

@@ -104,3 +104,24 @@ func TestNextBlockRulesFollow(t *testing.T) {
 		})
 	}
 }
+
+// TestNextBlockAdoptsOnlyUnseen: after a conflict, a subnet of elbattach's in
+// the AZ that the plan saw, and so turned down (here: associated with a
+// private route table since), is not adopted; the next free block is created
+// (a reviewer's case: the private subnet went onto the load balancer).
+func TestNextBlockAdoptsOnlyUnseen(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	turnedDown := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.128/27", fakeaws.Managed())
+	w.Associate(site.PrivRT, turnedDown)
+	w.AddSubnet(site.VPC, "us-east-1d", "10.0.0.64/27", fakeaws.Managed()) // another AZ's run won the planned block
+	steps := newAZ(site, site.Instance("us-east-1c", "web"))
+	steps[0].VPCCIDRs, steps[0].Seen = []string{"10.0.0.0/16"}, []string{site.Private["us-east-1c"], turnedDown}
+	done, err := applier(w).Run(ctx, plan.Plan{Steps: steps})
+	if err != nil || !strings.HasPrefix(done[0], "+ create subnet 10.0.0.96/27 in us-east-1c") {
+		t.Fatalf("err %v, done %q: want the next block created", err, done)
+	}
+	if z := w.LBZones(site.LB)["us-east-1c"]; z == turnedDown || w.RouteTableOf(z) != site.PublicRT {
+		t.Errorf("load balancer's us-east-1c subnet %s (route table %s): want the new one, public", z, w.RouteTableOf(z))
+	}
+}

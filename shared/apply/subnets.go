@@ -86,7 +86,8 @@ func (a *Applier) addSubnet(ctx context.Context, st plan.Step, adopted, contende
 		return true, err
 	}
 	if after[st.AZ] != st.Subnet {
-		return true, fmt.Errorf("%w: a concurrent SetSubnets on %s dropped %s", ErrStale, st.LoadBalancer, st.Subnet)
+		// The write was undone: not a change this round made.
+		return false, fmt.Errorf("%w: a concurrent SetSubnets on %s dropped %s", ErrStale, st.LoadBalancer, st.Subnet)
 	}
 	return true, nil
 }

@@ -132,6 +132,20 @@ func TestSetSubnetsLostUpdate(t *testing.T) {
 	}
 }
 
+// TestSetSubnetsReadBackFails: a SetSubnets that landed, whose read-back
+// then failed, is among the lines of what was done (a reviewer's case: the
+// report said nothing changed while the load balancer had).
+func TestSetSubnetsReadBackFails(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	c := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.64/27")
+	w.AfterCall("elbv2.SetSubnets", func() { w.FailNext("elbv2.DescribeLoadBalancers", fakeaws.Err("Throttling", "slow down")) })
+	done, err := applier(w).Run(ctx, plan.Plan{Steps: []plan.Step{addC(site, c)}})
+	if err == nil || len(done) != 1 || !strings.HasPrefix(done[0], "~ add subnet "+c) || w.LBZones(site.LB)["us-east-1c"] != c {
+		t.Errorf("err %v, done %q, zones %v: want the write reported with the read-back's error", err, done, w.LBZones(site.LB))
+	}
+}
+
 // TestSetSubnetsAZTaken: the load balancer got another subnet in the AZ
 // meanwhile: ErrStale, and no SetSubnets.
 func TestSetSubnetsAZTaken(t *testing.T) {

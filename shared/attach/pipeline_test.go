@@ -471,3 +471,22 @@ func TestUnroutedRouteTableFinished(t *testing.T) {
 		t.Errorf("%d CreateRouteTable calls, want 1", w.Count("ec2.CreateRouteTable"))
 	}
 }
+
+// TestConflictDoesNotAdoptTurnedDown: through the pipeline, the plan turns
+// down elbattach's subnet in the AZ that is routed privately now and creates
+// a block; another AZ's run takes that block first; the run creates the next
+// one rather than adopting the subnet it turned down.
+func TestConflictDoesNotAdoptTurnedDown(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	turnedDown := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.128/27", fakeaws.Managed())
+	w.Associate(site.PrivRT, turnedDown)
+	var once sync.Once
+	w.OnCall("ec2.CreateSubnet", func() {
+		once.Do(func() { w.AddSubnet(site.VPC, "us-east-1d", "10.0.0.64/27", fakeaws.Managed()) })
+	})
+	r, err := pipeline(w, time.Millisecond).Run(ctx, event.Trigger{InstanceID: site.Instance("us-east-1c", "web"), Action: event.Attach, Origin: "aws.ec2 running"})
+	if z := w.LBZones(site.LB)["us-east-1c"]; err != nil || z == turnedDown || w.RouteTableOf(z) != site.PublicRT {
+		t.Errorf("err %v, changes %q: the load balancer's us-east-1c subnet %s (route table %s), want a new public one", err, r.Changes, z, w.RouteTableOf(z))
+	}
+}

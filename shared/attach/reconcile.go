@@ -44,6 +44,11 @@ type ReconcileReport struct {
 //   - A running instance registered in a managed target without the tag is
 //     left alone (an operator may have put it there) and reported.
 func (p *Pipeline) Reconcile(ctx context.Context, max int, dryRun bool) (ReconcileReport, error) {
+	// No WAIT_HEALTHY_SECONDS here: one instance's wait would take the time
+	// the others (and the detaches) need; the sweep reads health once.
+	np := *p
+	np.Config.WaitHealthy = 0
+	p = &np
 	rr := ReconcileReport{DryRun: dryRun || p.Config.DryRun, Changes: []string{}, Warnings: []string{}}
 	tagged, err := p.Observer.TaggedInstances(ctx, p.Config.TagKey)
 	if err != nil {

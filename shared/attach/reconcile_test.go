@@ -112,3 +112,23 @@ func TestReconcileIPTargetRegistered(t *testing.T) {
 		t.Errorf("reconcile with one place: %v, changes %q: want the instance registered nowhere attached", err, rr.Changes)
 	}
 }
+
+// TestReconcileDoesNotWait: a sweep reads each target's health once, however
+// long WAIT_HEALTHY_SECONDS is: one unhealthy instance's wait would take the
+// time the others and the detaches need (a reviewer's case).
+func TestReconcileDoesNotWait(t *testing.T) {
+	s := fakeaws.NewSite()
+	w := s.W
+	for range 3 {
+		id := s.Instance(fakeaws.Zones[0], "web")
+		w.Register(s.TG, id, 80)
+		w.SetTargetHealth(s.TG, id, 80, "unhealthy", "Target.Timeout")
+	}
+	p := fastPipeline(w, nil) // polls every millisecond: a wait would read health dozens of times
+	p.Config.WaitHealthy = 100 * time.Millisecond
+	w.ResetCalls()
+	if _, err := p.Reconcile(ctx, 100, false); err != nil || w.Count("elbv2.DescribeTargetHealth") > 4 || p.Config.WaitHealthy != 100*time.Millisecond {
+		t.Errorf("reconcile: %v, %d health reads (want the sweep's and one per instance), WAIT_HEALTHY_SECONDS left %s",
+			err, w.Count("elbv2.DescribeTargetHealth"), p.Config.WaitHealthy)
+	}
+}

@@ -51,10 +51,13 @@ func (o Op) Symbol() string {
 type Step struct {
 	Op Op `json:"op"`
 
-	VPC        string            `json:"vpc,omitempty"`
-	AZ         string            `json:"az,omitempty"`
-	CIDR       string            `json:"cidr,omitempty"`
-	VPCCIDRs   []string          `json:"vpc-cidrs,omitempty"` // create-subnet: where a next free block may come from
+	VPC      string   `json:"vpc,omitempty"`
+	AZ       string   `json:"az,omitempty"`
+	CIDR     string   `json:"cidr,omitempty"`
+	VPCCIDRs []string `json:"vpc-cidrs,omitempty"` // create-subnet: where a next free block may come from
+	// Seen are the subnets of the AZ the plan saw and did not choose
+	// (create-subnet: after a conflict, only a subnet made since is adopted).
+	Seen       []string          `json:"-"`
 	Subnet     string            `json:"subnet,omitempty"`
 	RouteTable string            `json:"route-table,omitempty"`
 	IGW        string            `json:"igw,omitempty"`

@@ -76,7 +76,13 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (Added, error) {
 	for _, c := range n.CIDRs {
 		vpcCIDRs = append(vpcCIDRs, c.String())
 	}
-	p.add(Step{Op: CreateSubnet, VPC: n.VPC, AZ: az, CIDR: block.String(), VPCCIDRs: vpcCIDRs, Tags: map[string]string{
+	var seen []string
+	for _, sub := range n.Subnets {
+		if sub.AZ == az {
+			seen = append(seen, sub.ID)
+		}
+	}
+	p.add(Step{Op: CreateSubnet, VPC: n.VPC, AZ: az, CIDR: block.String(), VPCCIDRs: vpcCIDRs, Seen: seen, Tags: map[string]string{
 		"Name":               "elbattach-public-" + az,
 		config.ManagedTagKey: "true",
 	}})
