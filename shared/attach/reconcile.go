@@ -50,11 +50,14 @@ func (p *Pipeline) Reconcile(ctx context.Context, max int, dryRun bool) (Reconci
 	np.Config.WaitHealthy = 0
 	p = &np
 	rr := ReconcileReport{DryRun: dryRun || p.Config.DryRun, Changes: []string{}, Warnings: []string{}}
+	// The registrations first: an instance that turns running and gets
+	// registered between the two reads is then in the tagged list, not
+	// taken for one registered without the tag.
+	registered, addresses, sweepErr := p.managedRegistrations(ctx)
 	tagged, err := p.Observer.TaggedInstances(ctx, p.Config.TagKey)
 	if err != nil {
-		return rr, err
+		return rr, errors.Join(err, sweepErr)
 	}
-	registered, addresses, sweepErr := p.managedRegistrations(ctx)
 	var errs []error
 	add := func(r Report, err error) {
 		if err != nil {
@@ -110,17 +113,20 @@ func (p *Pipeline) Reconcile(ctx context.Context, max int, dryRun bool) (Reconci
 }
 
 // reconcileOrder picks at most max of the instances, each part in a random
-// order: first those registered nowhere (likely missed events), but at
-// least half the places, when there are enough, for the others, so that an
-// instance whose attach fails every run (registered nowhere for good) cannot
-// keep the others from ever being reached.
+// order: first those registered nowhere (likely missed events), but half the
+// places, when there are enough, for the others (an odd place to either, at
+// random), so that an instance whose attach fails every run (registered
+// nowhere for good) cannot keep the others from ever being reached.
 func reconcileOrder(first, rest []string, max int) []string {
 	for _, part := range [][]string{first, rest} {
 		rand.Shuffle(len(part), func(i, j int) { part[i], part[j] = part[j], part[i] })
 	}
-	nFirst := min(len(first), max-min(len(rest), max/2))
-	todo := append(slices.Clone(first[:nFirst]), rest[:min(len(rest), max-nFirst)]...)
-	return append(todo, first[nFirst:min(len(first), nFirst+max-len(todo))]...)
+	share := max / 2
+	if max%2 == 1 && rand.IntN(2) == 0 {
+		share++
+	}
+	nFirst := min(len(first), max-min(len(rest), share))
+	return append(slices.Clone(first[:nFirst]), rest[:min(len(rest), max-nFirst)]...)
 }
 
 // managedRegistrations maps each instance registered in a target elbattach
