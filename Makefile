@@ -2,6 +2,12 @@
 # A fresh machine needs only: make demo, make test (see README.md).
 
 SHELL      := /bin/bash
+# Every recipe line fails on the first failing command, a pipeline's included.
+.SHELLFLAGS := -e -o pipefail -c
+# moto_server, cfn-lint and python3 with PyYAML come with the machine image's pyenv (Python 3.11): its shims go on
+# the PATH of every recipe, whatever the caller's shell has.
+PYENV_ROOT ?= $(HOME)/.pyenv
+export PATH := $(PYENV_ROOT)/shims:$(PYENV_ROOT)/bin:$(PATH)
 # Go 1.26.10 fixes standard-library vulnerabilities that govulncheck finds reachable with 1.26.8 (the machine's Go);
 # the toolchain comes from the Go module proxy like any module.
 export GOTOOLCHAIN := go1.26.10
@@ -35,7 +41,9 @@ build-local:
 
 ## lint: gofmt, go vet, cfn-lint and the template's own checks.
 lint: deps
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@files=$$(git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './build/*'); \
+	  [ -n "$$files" ] || { echo "no Go files found"; exit 1; }; \
+	  out=$$(gofmt -l $$files); \
 	  if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 	infra/template_test.sh

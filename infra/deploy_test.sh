@@ -6,7 +6,7 @@
 # (env -i) and a PATH of a few symlinked tools: no sam unless a test adds a fake one, and a fake aws that records
 # its calls (so a dry run that calls aws is caught, and a real run is checked call by call).
 #
-# Usage: infra/deploy_test.sh   (from anywhere; needs python3 with PyYAML and cfn-lint; shellcheck when present)
+# Usage: infra/deploy_test.sh   (from anywhere; needs python3 with PyYAML, cfn-lint and shellcheck)
 # Prints "N passed, N failed"; exits non-zero when a check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -340,8 +340,8 @@ else
 fi
 
 if command -v shellcheck >/dev/null; then
-  if sc=$(shellcheck infra/scripts/deploy.sh infra/deploy_test.sh 2>&1); then
-    ok "shellcheck deploy.sh deploy_test.sh"
+  if sc=$(shellcheck infra/scripts/*.sh infra/*.sh .ci/run 2>&1); then
+    ok "shellcheck infra/scripts/*.sh infra/*.sh .ci/run"
   else
     bad "shellcheck" "$sc"
   fi

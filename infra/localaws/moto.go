@@ -33,12 +33,12 @@ type Moto struct {
 
 // StartMoto starts moto_server on a free port of 127.0.0.1 and waits until
 // it answers HTTP. The binary is $MOTO_SERVER, else moto_server on PATH,
-// else one under $PYENV_ROOT or /root/.pyenv/versions/3.11*; a candidate
+// else one under $PYENV_ROOT or ~/.pyenv/versions/3.11*; a candidate
 // that does not start (a pyenv shim without moto) passes to the next.
 func StartMoto(ctx context.Context) (*Moto, error) {
 	bins := motoServerCandidates()
 	if len(bins) == 0 {
-		return nil, fmt.Errorf("moto_server not found on PATH, in $PYENV_ROOT or /root/.pyenv")
+		return nil, fmt.Errorf("moto_server not found on PATH, in $PYENV_ROOT or ~/.pyenv/versions/3.11*")
 	}
 	var errs []error
 	for _, bin := range bins {
@@ -104,7 +104,9 @@ func motoServerCandidates() []string {
 	if root := os.Getenv("PYENV_ROOT"); root != "" {
 		patterns = append(patterns, filepath.Join(root, "versions", "*", "bin", "moto_server"))
 	}
-	patterns = append(patterns, "/root/.pyenv/versions/3.11*/bin/moto_server")
+	if home, err := os.UserHomeDir(); err == nil {
+		patterns = append(patterns, filepath.Join(home, ".pyenv", "versions", "3.11*", "bin", "moto_server"))
+	}
 	for _, pattern := range patterns {
 		matches, _ := filepath.Glob(pattern)
 		sort.Sort(sort.Reverse(sort.StringSlice(matches))) // newest version first
