@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -114,7 +115,10 @@ func (h *Handler) HandleSweep(ctx context.Context, raw json.RawMessage) (Reconci
 // announce puts the outcome event of a run that changed something, failed,
 // or completed a lifecycle action. Failing to announce does not fail the run.
 func (h *Handler) announce(ctx context.Context, t event.Trigger, r Report, err error) {
-	completed := r.Lifecycle != nil && r.Lifecycle.Result != NotActive
+	// A completed lifecycle action is news when elbattach attached or
+	// detached for it; one completed for an instance it skipped (a warm-pool
+	// launch, an untagged instance) is not.
+	completed := r.Lifecycle != nil && r.Lifecycle.Result != NotActive && r.Skipped == ""
 	if h.Events == nil || r.DryRun || (len(r.Changes) == 0 && err == nil && r.Error == "" && !completed) {
 		return
 	}
@@ -129,11 +133,28 @@ func (h *Handler) announce(ctx context.Context, t event.Trigger, r Report, err e
 	}
 	arn := ""
 	if t.Region != "" && t.Account != "" {
-		arn = fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", t.Region, t.Account, t.InstanceID)
+		arn = fmt.Sprintf("arn:%s:ec2:%s:%s:instance/%s", partition(t.Region), t.Region, t.Account, t.InstanceID)
 	}
 	if perr := outcome.Put(ctx, h.Events, detailType, arn, r); perr != nil {
 		h.Pipeline.Log.Warn("outcome event not sent", "instance", t.InstanceID, "error", perr.Error())
 	}
+}
+
+// partition names the AWS partition of region, for ARNs.
+func partition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	case strings.HasPrefix(region, "us-isob-"):
+		return "aws-iso-b"
+	case strings.HasPrefix(region, "us-iso-"):
+		return "aws-iso"
+	case strings.HasPrefix(region, "eusc-"):
+		return "aws-eusc"
+	}
+	return "aws"
 }
 
 // metrics writes the run's EMF line.

@@ -503,3 +503,26 @@ func TestReportBrief(t *testing.T) {
 		t.Errorf("brief %s keeps the targets", b)
 	}
 }
+
+// TestLifecycleSkippedNoOutcome: a lifecycle action completed for an
+// instance elbattach skipped (a warm-pool launch, an untagged instance) puts
+// no outcome event: "Instance Attached" would tell other automation an
+// attach happened (a reviewer's case).
+func TestLifecycleSkippedNoOutcome(t *testing.T) {
+	s, asg := fakeaws.NewSite(), &fakeASG{}
+	untagged := s.W.AddInstance(s.Private[fakeaws.Zones[2]])
+	events := &recordedEvents{}
+	h := &attach.Handler{Kind: event.LifecycleAction, Pipeline: fastPipeline(s.W, asg), Calls: &awsclient.Counter{}, Events: events}
+	for i, extra := range []string{``, `, "Origin": "EC2", "Destination": "WarmPool"`} {
+		raw := []byte(fmt.Sprintf(`{"version": "0", "id": "1", "detail-type": "EC2 Instance-launch Lifecycle Action", "source": "aws.autoscaling",
+			"account": "123456789012", "region": "us-east-1", "resources": [],
+			"detail": {"LifecycleActionToken": "tok-%d", "AutoScalingGroupName": "web-asg", "LifecycleHookName": "elbattach-launch",
+				"EC2InstanceId": %q, "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING"%s}}`, i, untagged, extra))
+		if r, err := h.Handle(ctx, raw); err != nil || r.Skipped == "" {
+			t.Fatalf("event %d: %v, skipped %q", i, err, r.Skipped)
+		}
+	}
+	if len(asg.completed) != 2 || len(events.put) != 0 {
+		t.Errorf("completed %q, outcome events %q: want both completed and no event", asg.completed, events.put)
+	}
+}

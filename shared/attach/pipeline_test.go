@@ -490,3 +490,26 @@ func TestConflictDoesNotAdoptTurnedDown(t *testing.T) {
 		t.Errorf("err %v, changes %q: the load balancer's us-east-1c subnet %s (route table %s), want a new public one", err, r.Changes, z, w.RouteTableOf(z))
 	}
 }
+
+// TestAllowedClassicByTagSpelling: ALLOWED_TARGETS may name a Classic ELB as
+// the tag does, classic/<name>, or by its bare name: either way it is
+// attached and, once the tag is gone, detached (a reviewer's case: the
+// classic/ spelling was refused on attach and left alone on detach).
+func TestAllowedClassicByTagSpelling(t *testing.T) {
+	for _, listed := range []string{"classic/legacy", "legacy"} {
+		s := fakeaws.NewSite()
+		w := s.W
+		clb := w.AddClassicLB("legacy", fakeaws.Subnets(s.Public[fakeaws.Zones[0]]), fakeaws.Groups(s.LBGroup), fakeaws.ClassicPort(80, 80))
+		id := s.Instance(fakeaws.Zones[0], "classic/legacy")
+		p := pipeline(w, time.Millisecond)
+		p.Config.AllowedTargets = []string{listed}
+		p.Observer.Listed = p.Config.Allowed
+		if r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"}); err != nil || !slices.Contains(w.ClassicLB(clb).Instances, id) {
+			t.Fatalf("ALLOWED_TARGETS=%s: attach %v, changes %q", listed, err, r.Changes)
+		}
+		w.SetInstanceTag(id, "elbattach:target", nil)
+		if r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: event.SourceTag}); err != nil || slices.Contains(w.ClassicLB(clb).Instances, id) {
+			t.Errorf("ALLOWED_TARGETS=%s: detach after the tag's removal %v, warnings %q", listed, err, r.Warnings)
+		}
+	}
+}

@@ -63,3 +63,14 @@ func TestReconcileOrder(t *testing.T) {
 		t.Errorf("the same first instance in 200 runs: %v", heads)
 	}
 }
+
+// TestPartition: the outcome event's instance ARN names the region's
+// partition (a reviewer's note: it said aws everywhere).
+func TestPartition(t *testing.T) {
+	for region, want := range map[string]string{"us-east-1": "aws", "eu-west-3": "aws", "cn-north-1": "aws-cn",
+		"us-gov-west-1": "aws-us-gov", "us-iso-east-1": "aws-iso", "us-isob-east-1": "aws-iso-b", "eusc-de-east-1": "aws-eusc"} {
+		if got := partition(region); got != want {
+			t.Errorf("partition(%q) = %q, want %q", region, got, want)
+		}
+	}
+}

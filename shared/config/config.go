@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults.
@@ -81,6 +82,11 @@ func FromEnv(lookup func(string) (string, bool)) (Config, error) {
 		return v, ok && v != ""
 	}
 	if v, ok := get("TAG_KEY"); ok {
+		// EC2 refuses keys over 128 characters and reserves aws: for itself:
+		// no instance could carry such a tag, and every event would be skipped.
+		if utf8.RuneCountInString(v) > 128 || strings.HasPrefix(strings.ToLower(v), "aws:") {
+			return c, fmt.Errorf("TAG_KEY=%q: want an EC2 tag key: 1 to 128 characters, not starting with aws:", v)
+		}
 		c.TagKey = v
 	}
 	if v, ok := get("ALLOWED_TARGETS"); ok {

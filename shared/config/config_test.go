@@ -192,6 +192,10 @@ func TestFromEnvErrors(t *testing.T) {
 		{"wait healthy too long", "WAIT_HEALTHY_SECONDS", "900", `WAIT_HEALTHY_SECONDS="900"`},
 		{"lifecycle on failure", "LIFECYCLE_ON_FAILURE", "retry", `LIFECYCLE_ON_FAILURE="retry": want continue or abandon`},
 		{"heartbeat zero", "LIFECYCLE_HEARTBEAT_SECONDS", "0", `LIFECYCLE_HEARTBEAT_SECONDS="0"`},
+		// EC2 reserves aws: and takes at most 128 characters: no instance could carry such a tag.
+		{"tag key aws:", "TAG_KEY", "aws:elbattach", `TAG_KEY="aws:elbattach": want an EC2 tag key`},
+		{"tag key AWS:", "TAG_KEY", "AWS:target", `TAG_KEY="AWS:target"`},
+		{"tag key of 129", "TAG_KEY", strings.Repeat("k", 129), "1 to 128 characters"},
 		{"reconcile max zero", "RECONCILE_MAX", "0", `RECONCILE_MAX="0": want 1 to 10000 instances`},
 
 		{"dry run maybe", "DRY_RUN", "maybe", `DRY_RUN="maybe": want true or false`},

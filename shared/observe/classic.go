@@ -37,7 +37,7 @@ func (o *Observer) Classic(ctx context.Context, ref state.Ref) (state.Target, st
 		return state.Target{}, state.LoadBalancer{}, fmt.Errorf("describing classic load balancer %s, %w", ref.Name, err)
 	}
 	t, lb := classicOf(ref, out.LoadBalancerDescriptions[0], at)
-	if !o.listed(t.Name, "") {
+	if !o.listed(t.Name, t.ListedAs()) {
 		allowed, err := o.classicAllowTags(ctx, []string{t.Name})
 		if err != nil {
 			return t, state.LoadBalancer{}, err

@@ -214,7 +214,7 @@ func (o *Observer) managedClassics(ctx context.Context, cfg config.Config, keep 
 	if o.CLB == nil {
 		return nil, nil
 	}
-	listed := func(name string) bool { return cfg.Allowed(name, "") || cfg.Allowed("classic/"+name, "") }
+	listed := func(name string) bool { return cfg.Allowed(name, "classic/"+name) }
 	var found []Managed
 	pages := elb.NewDescribeLoadBalancersPaginator(o.CLB, &elb.DescribeLoadBalancersInput{})
 	for pages.HasMorePages() {

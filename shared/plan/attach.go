@@ -62,7 +62,7 @@ func Build(s state.State, cfg config.Config) (Plan, error) {
 // check refuses requests that must not be carried out.
 func check(s state.State, cfg config.Config) error {
 	in, t, lb := s.Instance, s.Target, s.LoadBalancer
-	if !t.AllowTag && !cfg.Allowed(t.Name, t.ARN) {
+	if !t.AllowTag && !cfg.Allowed(t.Name, t.ListedAs()) {
 		return fmt.Errorf("%w: %s has no tag %s=true and is not in ALLOWED_TARGETS", ErrNotAllowed, t.Name, config.AllowTagKey)
 	}
 	if in.State != "running" {

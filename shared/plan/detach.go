@@ -19,7 +19,7 @@ func BuildDetach(in state.Instance, t state.Target, lb state.LoadBalancer, cfg c
 	if p.Target == "" {
 		p.Target = t.Name
 	}
-	if !t.AllowTag && !cfg.Allowed(t.Name, t.ARN) {
+	if !t.AllowTag && !cfg.Allowed(t.Name, t.ListedAs()) {
 		p.warn("%s is not managed by elbattach (no tag %s=true, not in ALLOWED_TARGETS): left alone", t.Name, config.AllowTagKey)
 		return p
 	}

@@ -154,6 +154,15 @@ type LoadBalancer struct {
 // IsClassic reports whether this is a Classic Load Balancer.
 func (lb LoadBalancer) IsClassic() bool { return lb.Type == TypeClassic }
 
+// ListedAs is how ALLOWED_TARGETS may name the target besides its name: a
+// target group's ARN, a Classic ELB's classic/<name> (the tag's spelling).
+func (t Target) ListedAs() string {
+	if t.Ref.Classic {
+		return "classic/" + t.Name
+	}
+	return t.ARN
+}
+
 // LBSubnet is a subnet a load balancer sits in.
 type LBSubnet struct {
 	ID string `json:"id"`
