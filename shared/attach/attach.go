@@ -409,20 +409,11 @@ func (p *Pipeline) detachManagedBut(ctx context.Context, in state.Instance, refs
 	if err != nil {
 		return fmt.Errorf("looking for the targets a bad element of the tag may mean: %w", err)
 	}
-	var errs []error
-	for _, m := range found {
-		if slices.ContainsFunc(refs, func(ref state.Ref) bool { return names(ref, m.Target) }) {
-			continue
-		}
-		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, r.DryRun, lc)
-		tr.Notes = append(tr.Notes, fmt.Sprintf("tag %s has an element that names no valid target: %s is left by every target elbattach manages", p.Config.TagKey, in.ID))
-		if err != nil {
-			tr.Error = err.Error()
-			errs = append(errs, fmt.Errorf("%s: %w", m.Target.Name, err))
-		}
-		r.Targets = append(r.Targets, tr)
-	}
-	return errors.Join(errs...)
+	found = slices.DeleteFunc(found, func(m observe.Managed) bool {
+		return slices.ContainsFunc(refs, func(ref state.Ref) bool { return names(ref, m.Target) })
+	})
+	return p.detachEach(ctx, in, found, r, lc,
+		fmt.Sprintf("tag %s has an element that names no valid target: %s is left by every target elbattach manages", p.Config.TagKey, in.ID))
 }
 
 func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Report, lc *event.Lifecycle) error {
@@ -434,9 +425,18 @@ func (p *Pipeline) detachManaged(ctx context.Context, in state.Instance, r *Repo
 		r.Skipped = fmt.Sprintf("instance %s is in no target that elbattach manages", in.ID)
 		return nil
 	}
+	return p.detachEach(ctx, in, found, r, lc, "")
+}
+
+// detachEach deregisters the instance from each of targets (r.DryRun: plans
+// only), each outcome a target of r with note among its notes.
+func (p *Pipeline) detachEach(ctx context.Context, in state.Instance, targets []observe.Managed, r *Report, lc *event.Lifecycle, note string) error {
 	var errs []error
-	for _, m := range found {
+	for _, m := range targets {
 		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, r.DryRun, lc)
+		if note != "" {
+			tr.Notes = append(tr.Notes, note)
+		}
 		if err != nil {
 			tr.Error = err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", m.Target.Name, err))

@@ -165,19 +165,11 @@ func (p *Pipeline) managedRegistrations(ctx context.Context) (map[string][]obser
 // managed targets that still hold it.
 func (p *Pipeline) detachFrom(ctx context.Context, in state.Instance, targets []observe.Managed, dryRun bool) (Report, error) {
 	r := Report{Instance: in.ID, Action: event.Detach, Origin: "reconcile", DryRun: dryRun, Changes: []string{}, Warnings: []string{}}
-	var errs []error
-	for _, m := range targets {
-		tr, err := p.applyDetach(ctx, in, m.Target, m.LoadBalancer, dryRun, nil)
-		tr.Notes = append(tr.Notes, fmt.Sprintf("%s is %s", in.ID, in.State))
-		if err != nil {
-			tr.Error = err.Error()
-			errs = append(errs, fmt.Errorf("%s: %w", m.Target.Name, err))
-		}
-		r.Targets = append(r.Targets, tr)
+	err := p.detachEach(ctx, in, targets, &r, nil, fmt.Sprintf("%s is %s", in.ID, in.State))
+	for _, tr := range r.Targets {
 		r.Changes = append(r.Changes, tr.Changes...)
 		r.Warnings = append(r.Warnings, tr.Warnings...)
 	}
-	err := errors.Join(errs...)
 	if err != nil {
 		r.Error = err.Error()
 	}
