@@ -151,6 +151,10 @@ func partition(region string) string {
 		return "aws-iso-b"
 	case strings.HasPrefix(region, "us-iso-"):
 		return "aws-iso"
+	case strings.HasPrefix(region, "eu-isoe-"):
+		return "aws-iso-e"
+	case strings.HasPrefix(region, "us-isof-"):
+		return "aws-iso-f"
 	case strings.HasPrefix(region, "eusc-"):
 		return "aws-eusc"
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/elbattach/elbattach/shared/event"
 	"github.com/elbattach/elbattach/shared/fakeaws"
 	"github.com/elbattach/elbattach/shared/observe"
+	"github.com/elbattach/elbattach/shared/plan"
 	"github.com/elbattach/elbattach/shared/state"
 )
 
@@ -506,6 +507,10 @@ func TestAllowedClassicByTagSpelling(t *testing.T) {
 		p.Observer.Listed = p.Config.Allowed
 		if r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"}); err != nil || !slices.Contains(w.ClassicLB(clb).Instances, id) {
 			t.Fatalf("ALLOWED_TARGETS=%s: attach %v, changes %q", listed, err, r.Changes)
+		}
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Diagnose, Origin: "manual"})
+		if err != nil || len(r.Targets) != 1 || !slices.ContainsFunc(r.Targets[0].Diagnosis, func(c plan.Check) bool { return c.Check == "target opted in" && c.OK }) {
+			t.Errorf("ALLOWED_TARGETS=%s: diagnose %v, %+v; want the target opted in", listed, err, r.Targets)
 		}
 		w.SetInstanceTag(id, "elbattach:target", nil)
 		if r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: event.SourceTag}); err != nil || slices.Contains(w.ClassicLB(clb).Instances, id) {

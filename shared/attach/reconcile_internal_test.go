@@ -68,7 +68,8 @@ func TestReconcileOrder(t *testing.T) {
 // partition (a reviewer's note: it said aws everywhere).
 func TestPartition(t *testing.T) {
 	for region, want := range map[string]string{"us-east-1": "aws", "eu-west-3": "aws", "cn-north-1": "aws-cn",
-		"us-gov-west-1": "aws-us-gov", "us-iso-east-1": "aws-iso", "us-isob-east-1": "aws-iso-b", "eusc-de-east-1": "aws-eusc"} {
+		"us-gov-west-1": "aws-us-gov", "us-iso-east-1": "aws-iso", "us-isob-east-1": "aws-iso-b", "eusc-de-east-1": "aws-eusc",
+		"eu-isoe-west-1": "aws-iso-e", "us-isof-south-1": "aws-iso-f"} {
 		if got := partition(region); got != want {
 			t.Errorf("partition(%q) = %q, want %q", region, got, want)
 		}

@@ -18,7 +18,7 @@ func Diagnose(s state.State, cfg config.Config) ([]Check, Plan) {
 	}
 	in, t, lb := s.Instance, s.Target, s.LoadBalancer
 	add("instance running", in.State == "running", "%s is %s in %s (%s)", in.ID, in.State, in.AZ, in.Subnet)
-	if cfg.Allowed(t.Name, t.ARN) {
+	if cfg.Allowed(t.Name, t.ListedAs()) {
 		add("target opted in", true, "%s: in ALLOWED_TARGETS", t.Name)
 	} else {
 		add("target opted in", t.AllowTag, "%s: tag %s=%v, not in ALLOWED_TARGETS", t.Name, config.AllowTagKey, t.AllowTag)
