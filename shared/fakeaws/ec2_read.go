@@ -303,7 +303,9 @@ func routeTable(rt *RouteTable, subnets []string) ec2types.RouteTable {
 			y.NatGatewayId = aws.String(r.Target)
 		case strings.HasPrefix(r.Target, "i-"):
 			y.InstanceId = aws.String(r.Target)
-		default:
+		case strings.HasPrefix(r.Target, "tgw-"):
+			y.TransitGatewayId = aws.String(r.Target)
+		default: // igw-…, and vpce-… (a Gateway Load Balancer endpoint) as AWS shows them
 			y.GatewayId = aws.String(r.Target)
 		}
 		x.Routes = append(x.Routes, y)

@@ -213,7 +213,7 @@ func subnetOf(s ec2types.Subnet) state.Subnet {
 	p, _ := netip.ParsePrefix(aws.ToString(s.CidrBlock))
 	return state.Subnet{
 		ID: aws.ToString(s.SubnetId), AZ: aws.ToString(s.AvailabilityZone), CIDR: p,
-		FreeIPs: int(aws.ToInt32(s.AvailableIpAddressCount)), Tags: tagsOf(s.Tags),
+		FreeIPs: int(aws.ToInt32(s.AvailableIpAddressCount)), Tags: tagsOf(s.Tags), Outpost: aws.ToString(s.OutpostArn) != "",
 	}
 }
 
@@ -240,13 +240,27 @@ func routeTableOf(t ec2types.RouteTable) state.RouteTable {
 		if gw := aws.ToString(r.GatewayId); strings.HasPrefix(gw, "igw-") {
 			rt.DefaultIGW = gw
 		}
-		if nat := aws.ToString(r.NatGatewayId); nat != "" {
-			rt.DefaultNAT = nat
-		} else if i := aws.ToString(r.InstanceId); i != "" {
-			rt.DefaultNAT = i
+		// The way out that is not the internet gateway: a NAT gateway or
+		// instance, or what centralised egress goes through (a transit
+		// gateway, a firewall or Gateway Load Balancer endpoint, an
+		// appliance's interface, a Cloud WAN core network).
+		for _, via := range []string{aws.ToString(r.NatGatewayId), aws.ToString(r.InstanceId), aws.ToString(r.TransitGatewayId),
+			vpcEndpoint(aws.ToString(r.GatewayId)), aws.ToString(r.NetworkInterfaceId), aws.ToString(r.CoreNetworkArn)} {
+			if via != "" {
+				rt.DefaultNAT = via
+				break
+			}
 		}
 	}
 	return rt
+}
+
+// vpcEndpoint returns gw when it is a VPC endpoint (vpce-…), else "".
+func vpcEndpoint(gw string) string {
+	if strings.HasPrefix(gw, "vpce-") {
+		return gw
+	}
+	return ""
 }
 
 // vpcFilter selects what belongs to vpc.

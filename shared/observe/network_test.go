@@ -19,6 +19,11 @@ func TestPublicDetection(t *testing.T) {
 	sub := func(cidr string) string { return w.AddSubnet(vpc, "us-east-1a", cidr) }
 	explicit, viaMain, nat, natInstance, blackhole, noRoute := sub("10.0.0.0/24"), sub("10.0.1.0/24"), sub("10.0.2.0/24"),
 		sub("10.0.3.0/24"), sub("10.0.4.0/24"), sub("100.64.0.0/24")
+	viaTGW, viaFirewall := sub("10.0.5.0/24"), sub("10.0.6.0/24")
+	w.AddRouteTable(vpc, "", fakeaws.Subnets(viaTGW))
+	w.AddRoute(w.RouteTableOf(viaTGW), fakeaws.Route{Dest: "0.0.0.0/0", Target: "tgw-0000000000000000b"})
+	w.AddRouteTable(vpc, "", fakeaws.Subnets(viaFirewall))
+	w.AddRoute(w.RouteTableOf(viaFirewall), fakeaws.Route{Dest: "0.0.0.0/0", Target: "vpce-0000000000000000c"})
 	w.AddRoute(w.MainRouteTable(vpc), fakeaws.Route{Dest: "0.0.0.0/0", Target: igw})
 	pub := w.AddRouteTable(vpc, igw, fakeaws.Subnets(explicit))
 	natRT := w.AddRouteTable(vpc, fakeaws.NAT, fakeaws.Subnets(nat))
@@ -49,6 +54,10 @@ func TestPublicDetection(t *testing.T) {
 		{"NAT instance", natInstance, w.RouteTableOf(natInstance), true, false, "i-0000000000000000a"},
 		{"blackhole", blackhole, dead, true, false, ""},
 		{"no default route", noRoute, w.RouteTableOf(noRoute), true, false, ""},
+		// Centralised egress: the way out, not public (a reviewer's case:
+		// these read as no egress, and every run warned of it).
+		{"transit gateway", viaTGW, w.RouteTableOf(viaTGW), true, false, "tgw-0000000000000000b"},
+		{"firewall endpoint", viaFirewall, w.RouteTableOf(viaFirewall), true, false, "vpce-0000000000000000c"},
 	} {
 		rt, isExplicit, ok := n.RouteTableOf(tc.subnet)
 		if !ok || rt.ID != tc.table || isExplicit != tc.explicit || n.IsPublic(tc.subnet) != tc.public || rt.DefaultNAT != tc.nat {

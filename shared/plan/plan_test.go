@@ -161,6 +161,22 @@ plan for i-1 -> web
   + register i-1 on port 80 in arn:tg/web
 `,
 	}, {
+		name: "a public subnet on an Outpost is not a load balancer subnet of the Region: create one",
+		change: func(s *state.State, _ *config.Config) {
+			o := sub("subnet-outpost", "us-east-1c", "10.0.4.0/24", 250)
+			o.Outpost = true
+			s.Network.Subnets = append(s.Network.Subnets, o)
+			s.Network.RouteTables[1].Subnets = append(s.Network.RouteTables[1].Subnets, "subnet-outpost")
+		},
+		want: `
+plan for i-1 -> web
+  + create subnet 10.0.3.0/27 in us-east-1c of vpc-1 (Name=elbattach-public-us-east-1c)
+  + associate subnet <new-subnet> with public route table rtb-pub
+  ~ add subnet <new-subnet> (us-east-1c) to application load balancer arn:lb/web
+  + allow tcp/80 into sg-app from sg-alb
+  + register i-1 on port 80 in arn:tg/web
+`,
+	}, {
 		name: "health-check port, port override, prefix 24, ip target",
 		change: func(s *state.State, c *config.Config) {
 			s.Target.HealthCheckPort = "8081"
@@ -255,6 +271,13 @@ func TestBuildRefuses(t *testing.T) {
 		{"new AZ on a Network Load Balancer with Elastic IPs", func(s *state.State, _ *config.Config) {
 			s.LoadBalancer.Type, s.LoadBalancer.ElasticIPs = state.TypeNetwork, true
 		}, ErrUnsupported, "web gives its subnets Elastic IPs; a subnet in us-east-1c needs one too"},
+		{"instance in a Local Zone", func(s *state.State, _ *config.Config) {
+			s.Instance.AZ = "us-east-1-bos-1a"
+			s.Network.Subnets[2].AZ = "us-east-1-bos-1a"
+		}, ErrUnsupported, "us-east-1-bos-1a is not one of the Region's Availability Zones"},
+		{"instance in a Wavelength Zone", func(s *state.State, _ *config.Config) {
+			s.Instance.AZ = "us-east-1-wl1-bos-wlz-1"
+		}, ErrUnsupported, "us-east-1-wl1-bos-wlz-1 is not one of the Region's Availability Zones"},
 		{"new AZ on a dualstack load balancer", func(s *state.State, _ *config.Config) {
 			s.LoadBalancer.IPAddressType = "dualstack"
 		}, ErrUnsupported, "web is dualstack, so its subnets need IPv6 CIDR blocks"},

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -101,6 +102,10 @@ func planSubnet(p *Plan, s state.State, cfg config.Config) (Added, error) {
 // do not know); a dualstack load balancer needs subnets with IPv6 CIDR
 // blocks.
 func canAddSubnet(lb state.LoadBalancer, az string) error {
+	if !regionAZ.MatchString(az) {
+		return fmt.Errorf("%w: %s is not one of the Region's Availability Zones (a Local Zone or Wavelength Zone), and a load balancer does not mix those with its Availability Zones: attach instances there by hand",
+			ErrUnsupported, az)
+	}
 	if lb.ElasticIPs {
 		return fmt.Errorf("%w: %s gives its subnets Elastic IPs; a subnet in %s needs one too, and elbattach does not allocate them: add a subnet there with its Elastic IP by hand",
 			ErrUnsupported, lb.Name, az)
@@ -111,6 +116,11 @@ func canAddSubnet(lb state.LoadBalancer, az string) error {
 	}
 	return nil
 }
+
+// regionAZ matches the name of an Availability Zone of a Region (us-east-1a,
+// us-gov-west-1b), not that of a Local Zone (us-east-1-bos-1a) or a
+// Wavelength Zone (us-east-1-wl1-bos-wlz-1).
+var regionAZ = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]$`)
 
 // Added is the public subnet a plan adds to the load balancer: one of the VPC
 // it reuses or finishes, or the one it creates (ID NewSubnet). It is zero when
@@ -149,7 +159,7 @@ func (a Added) covered(n *state.Network, inner, outer []netip.Prefix) bool {
 func reusable(n *state.Network, az string) (state.Subnet, bool) {
 	var cands []state.Subnet
 	for _, sub := range n.Subnets {
-		if sub.AZ == az && usableSize(sub) && n.IsPublic(sub.ID) {
+		if sub.AZ == az && !sub.Outpost && usableSize(sub) && n.IsPublic(sub.ID) {
 			cands = append(cands, sub)
 		}
 	}
@@ -178,7 +188,7 @@ func unfinished(n *state.Network, az string) (state.Subnet, bool) {
 		if _, explicit, _ := n.RouteTableOf(sub.ID); explicit {
 			continue
 		}
-		if sub.AZ == az && managed(sub.Tags) && usableSize(sub) && !n.IsPublic(sub.ID) {
+		if sub.AZ == az && !sub.Outpost && managed(sub.Tags) && usableSize(sub) && !n.IsPublic(sub.ID) {
 			if best.ID == "" || sub.ID < best.ID {
 				best = sub
 			}

@@ -272,6 +272,9 @@ type Subnet struct {
 	CIDR    netip.Prefix      `json:"cidr"`
 	FreeIPs int               `json:"free-ips"`
 	Tags    map[string]string `json:"tags,omitempty"`
+	// Outpost: the subnet is on an AWS Outpost, not a load balancer subnet
+	// of the Region's.
+	Outpost bool `json:"outpost,omitempty"`
 }
 
 // RouteTable is a VPC route table, reduced to what decides "public".
