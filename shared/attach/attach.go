@@ -275,6 +275,7 @@ func (p *Pipeline) attachOne(ctx context.Context, in state.Instance, ref state.R
 
 func (p *Pipeline) attachRounds(ctx context.Context, in state.Instance, ref state.Ref, dryRun bool) (TargetReport, error) {
 	tr := TargetReport{Target: ref.Raw, Changes: []string{}}
+	var earlier plan.Plan // the notes and warnings of the rounds that changed something
 	for round := 1; ; round++ {
 		s, err := p.Observer.Observe(ctx, in, ref, false)
 		if err != nil {
@@ -282,6 +283,13 @@ func (p *Pipeline) attachRounds(ctx context.Context, in state.Instance, ref stat
 		}
 		tr.LoadBalancer = s.LoadBalancer.Name
 		pl, err := plan.Build(s, p.Config)
+		if err != nil && s.Cached && round < maxRounds {
+			// A refusal can be for good (and complete a lifecycle action):
+			// never on the word of a cached load balancer.
+			p.Observer.Forget(ref)
+			p.Log.Info("refused on a cached load balancer; observing again", "instance", in.ID, "target", ref.Raw, "reason", err.Error())
+			continue
+		}
 		if err == nil && len(pl.Steps) > 0 {
 			err := p.Observer.Complete(ctx, &s)
 			if errors.Is(err, observe.ErrCacheStale) && round < maxRounds {
@@ -293,7 +301,7 @@ func (p *Pipeline) attachRounds(ctx context.Context, in state.Instance, ref stat
 			}
 			pl, err = p.build(ctx, &s)
 		}
-		tr.Notes, tr.Warnings = pl.Notes, pl.Warnings
+		tr.Notes, tr.Warnings = union(earlier.Notes, pl.Notes), union(earlier.Warnings, pl.Warnings)
 		if err != nil {
 			return tr, err
 		}
@@ -303,6 +311,9 @@ func (p *Pipeline) attachRounds(ctx context.Context, in state.Instance, ref stat
 		}
 		done, err := p.Applier.Run(ctx, pl)
 		tr.Changes = append(tr.Changes, done...)
+		if len(done) > 0 { // a round after this one may plan nothing, and check nothing
+			earlier.Notes, earlier.Warnings = tr.Notes, tr.Warnings
+		}
 		if err != nil || addsSubnet(pl) {
 			// The load balancer's subnets the cache holds are out of date
 			// now. Registering and opening groups leave it true.
@@ -332,6 +343,17 @@ func (p *Pipeline) attachRounds(ctx context.Context, in state.Instance, ref stat
 		}
 		return tr, err
 	}
+}
+
+// union returns a's lines, then those of b that a lacks.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, l := range b {
+		if !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // build builds the plan on the completed state s, reading first what the

@@ -190,3 +190,27 @@ func TestFailedRunForgets(t *testing.T) {
 		t.Fatalf("after the operator tagged it, same container: %v\nreport: %+v", err, r)
 	}
 }
+
+// TestRefusalNotOnCachedLoadBalancer: a refusal for good (here: a new AZ on a
+// dualstack load balancer) is never made on a warm container's cached load
+// balancer: the operator added the AZ's subnet by hand, as the refusal asks,
+// or switched the load balancer to ipv4, moments ago. The run observes again
+// and attaches (a reviewer's case: the refusal completed a launch hook).
+func TestRefusalNotOnCachedLoadBalancer(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	w.SetLBAddressType(site.LB, "dualstack")
+	p := pipeline(w, time.Millisecond)
+	p.Observer.TTL = observe.TargetTTL
+	if _, err := p.Run(ctx, event.Trigger{InstanceID: site.Instance("us-east-1a", "web"), Action: event.Attach, Origin: "aws.ec2 running"}); err != nil {
+		t.Fatal(err) // the cache holds the dualstack ALB in us-east-1a and b
+	}
+	c := w.AddSubnet(site.VPC, "us-east-1c", "10.0.0.64/27")
+	w.Associate(site.PublicRT, c)
+	w.SetLBSubnets(site.LB, site.Public["us-east-1a"], site.Public["us-east-1b"], c) // the operator, by hand
+	id := site.Instance("us-east-1c", "web")
+	r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+	if err != nil || !slices.Contains(r.Changes, "+ register "+id+" on port 80 in "+site.TG) {
+		t.Errorf("run after the operator added us-east-1c: %v, changes %q", err, r.Changes)
+	}
+}

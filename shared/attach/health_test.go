@@ -526,3 +526,32 @@ func TestLifecycleSkippedNoOutcome(t *testing.T) {
 		t.Errorf("completed %q, outcome events %q: want both completed and no event", asg.completed, events.put)
 	}
 }
+
+// TestRoundAgainKeepsWarnings: a run that goes round again after a NotInUse
+// (a lost update of its AZ) keeps the warnings of the round that changed
+// things, though the next round, with nothing left to do, checks nothing (a
+// reviewer's case: the report listed round one's changes without its
+// warnings).
+func TestRoundAgainKeepsWarnings(t *testing.T) {
+	s := fakeaws.NewSite()
+	w := s.W
+	sub := w.AddSubnet(s.VPC, "us-east-1c", "10.0.20.0/24") // the main route table: no way out, a NAT warning
+	id := w.AddInstance(sub, fakeaws.Groups(s.AppGroup), fakeaws.Tag("elbattach:target", "web"))
+	var registered sync.Once
+	w.AfterCall("elbv2.RegisterTargets", func() {
+		registered.Do(func() { w.SetTargetHealth(s.TG, id, 80, "unused", "Target.NotInUse") })
+	})
+	var listenerReads atomic.Int32
+	w.AfterCall("elbv2.DescribeListeners", func() {
+		if listenerReads.Add(1) == 2 { // verify's read to name the cause: by then the AZ is back
+			w.SetTargetHealth(s.TG, id, 80, "healthy", "")
+		}
+	})
+	p := fastPipeline(w, nil)
+	p.Config.WaitHealthy = 10 * time.Millisecond // verify reads the health after adding the AZ
+	r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Attach, Origin: "aws.ec2 running"})
+	if err != nil || !slices.Contains(r.Changes, "+ register "+id+" on port 80 in "+s.TG) ||
+		!slices.ContainsFunc(r.Warnings, func(w string) bool { return strings.Contains(w, "no 0.0.0.0/0 route to a NAT gateway") }) {
+		t.Errorf("err %v, changes %q, warnings %q: want the first round's NAT warning kept", err, r.Changes, r.Warnings)
+	}
+}

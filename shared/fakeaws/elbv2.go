@@ -1,6 +1,7 @@
 package fakeaws
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 	"slices"
@@ -82,8 +83,9 @@ func (c *ELBv2) DescribeLoadBalancers(ctx context.Context, in *elbv2.DescribeLoa
 			all = append(all, elbv2types.LoadBalancer{LoadBalancerArn: aws.String(arn), LoadBalancerName: aws.String(lb.Name),
 				Type: elbv2types.LoadBalancerTypeEnum(lb.Type), Scheme: elbv2types.LoadBalancerSchemeEnum(lb.Scheme), VpcId: aws.String(lb.VPC),
 				SecurityGroups: slices.Clone(lb.Groups), AvailabilityZones: d.zones(lb.Subnets),
-				State:   &elbv2types.LoadBalancerState{Code: elbv2types.LoadBalancerStateEnumActive},
-				DNSName: aws.String(lb.Name + "-1234567890." + Region + ".elb.amazonaws.com")})
+				IpAddressType: elbv2types.IpAddressType(cmp.Or(lb.IPAddressType, "ipv4")),
+				State:         &elbv2types.LoadBalancerState{Code: elbv2types.LoadBalancerStateEnumActive},
+				DNSName:       aws.String(lb.Name + "-1234567890." + Region + ".elb.amazonaws.com")})
 		}
 		if len(all) < len(in.Names)+len(in.LoadBalancerArns) {
 			return nil, Err("LoadBalancerNotFound", "One or more load balancers not found")

@@ -130,6 +130,12 @@ func (w *World) TagTargetGroup(arn, key, value string) {
 	})
 }
 
+// SetLBAddressType sets an ELBv2 load balancer's IP address type (ipv4,
+// dualstack), as SetIpAddressType does, unrecorded: another writer, for tests.
+func (w *World) SetLBAddressType(arn, typ string) {
+	w.locked(func() { w.db.LoadBalancers[arn].IPAddressType = typ })
+}
+
 // SetLBGroups replaces an ELBv2 load balancer's security groups, as
 // SetSecurityGroups does, unrecorded: another writer, for tests.
 func (w *World) SetLBGroups(arn string, groups ...string) {

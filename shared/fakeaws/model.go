@@ -123,6 +123,7 @@ type Target struct {
 // LoadBalancer is an ALB or NLB; its AZs are its subnets'.
 type LoadBalancer struct {
 	ARN, Name, Type, Scheme, VPC string
+	IPAddressType                string // "" reads as ipv4
 	Subnets, Groups              []string
 	Listeners                    []Listener
 	Tags                         map[string]string

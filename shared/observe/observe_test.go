@@ -109,7 +109,7 @@ func TestSteadyState(t *testing.T) {
 	if diff := cmp.Diff(want, s.Target); diff != "" {
 		t.Errorf("target (-want +got):\n%s", diff)
 	}
-	wantLB := state.LoadBalancer{ARN: site.LB, Name: "web-alb", Type: "application", Scheme: "internet-facing", VPC: site.VPC,
+	wantLB := state.LoadBalancer{ARN: site.LB, Name: "web-alb", Type: "application", Scheme: "internet-facing", VPC: site.VPC, IPAddressType: "ipv4",
 		SecurityGroups: []string{site.LBGroup}, Subnets: []state.LBSubnet{
 			{ID: site.Public["us-east-1a"], AZ: "us-east-1a"}, {ID: site.Public["us-east-1b"], AZ: "us-east-1b"}}}
 	if time.Since(s.LoadBalancer.ReadAt) > time.Minute {
