@@ -553,7 +553,7 @@ func TestCreatedBlockCoverage(t *testing.T) {
 // partition, and not those of Local Zones or Wavelength Zones.
 func TestRegionAZ(t *testing.T) {
 	for name, want := range map[string]bool{"us-east-1a": true, "us-gov-west-1b": true, "cn-north-1a": true, "ap-southeast-2c": true,
-		"eu-isoe-west-1a": true, "il-central-1a": true, "us-iso-east-1a": true,
+		"eu-isoe-west-1a": true, "il-central-1a": true, "us-iso-east-1a": true, "eusc-de-east-1a": true, "mx-central-1a": true,
 		"us-east-1-bos-1a": false, "us-west-2-lax-1b": false, "us-east-1-wl1-bos-wlz-1": false, "us-east-1": false, "": false} {
 		if got := regionAZ.MatchString(name); got != want {
 			t.Errorf("regionAZ(%q) = %v, want %v", name, got, want)

@@ -118,9 +118,9 @@ func canAddSubnet(lb state.LoadBalancer, az string) error {
 }
 
 // regionAZ matches the name of an Availability Zone of a Region (us-east-1a,
-// us-gov-west-1b), not that of a Local Zone (us-east-1-bos-1a) or a
-// Wavelength Zone (us-east-1-wl1-bos-wlz-1).
-var regionAZ = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]$`)
+// us-gov-west-1b, eusc-de-east-1a), not that of a Local Zone
+// (us-east-1-bos-1a) or a Wavelength Zone (us-east-1-wl1-bos-wlz-1).
+var regionAZ = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]+[a-z]$`)
 
 // Added is the public subnet a plan adds to the load balancer: one of the VPC
 // it reuses or finishes, or the one it creates (ID NewSubnet). It is zero when

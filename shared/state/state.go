@@ -287,7 +287,10 @@ type RouteTable struct {
 	DefaultIGW string `json:"default-igw,omitempty"`
 	// DefaultRoute: it has a 0.0.0.0/0 route of any kind (a blackhole too).
 	DefaultRoute bool `json:"default-route,omitempty"`
-	// DefaultNAT is the NAT gateway (or NAT instance) 0.0.0.0/0 goes to, or "".
+	// DefaultNAT is the way out other than an internet gateway that
+	// 0.0.0.0/0 goes to (a NAT gateway or instance, a transit gateway, a
+	// firewall or GWLB endpoint, an appliance's interface, a Cloud WAN core
+	// network), or "".
 	DefaultNAT string            `json:"default-nat,omitempty"`
 	Tags       map[string]string `json:"tags,omitempty"`
 }
