@@ -1,9 +1,12 @@
 package observe_test
 
 import (
+	"context"
 	"net/netip"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/elbattach/elbattach/shared/fakeaws"
@@ -94,5 +97,38 @@ func TestListeners(t *testing.T) {
 		if n := w.Count("elbv2.DescribeRules"); n != tc.rules {
 			t.Errorf("%s: DescribeRules called %d times, want %d", tc.target, n, tc.rules)
 		}
+	}
+}
+
+// pagedELB answers the listener and rule reads a page of one at a time, as
+// AWS may when no page size is asked for.
+type pagedELB struct{ *fakeaws.ELBv2 }
+
+func (p pagedELB) DescribeListeners(ctx context.Context, in *elasticloadbalancingv2.DescribeListenersInput, opts ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeListenersOutput, error) {
+	q := *in
+	q.PageSize = aws.Int32(1)
+	return p.ELBv2.DescribeListeners(ctx, &q, opts...)
+}
+
+func (p pagedELB) DescribeRules(ctx context.Context, in *elasticloadbalancingv2.DescribeRulesInput, opts ...func(*elasticloadbalancingv2.Options)) (*elasticloadbalancingv2.DescribeRulesOutput, error) {
+	q := *in
+	q.PageSize = aws.Int32(1)
+	return p.ELBv2.DescribeRules(ctx, &q, opts...)
+}
+
+// TestListenersPaged: the listener and rule reads follow their pages (a
+// reviewer's case: a rule past the first page was missed, and the target
+// group taken for one no listener forwards to).
+func TestListenersPaged(t *testing.T) {
+	site := fakeaws.NewSite()
+	w := site.W
+	api := w.AddTargetGroup(site.VPC, "api", 8080, fakeaws.Allowed())
+	lb := w.AddLoadBalancer("api-alb", "application", fakeaws.Subnets(site.Public["us-east-1a"], site.Public["us-east-1b"]),
+		fakeaws.Groups(site.LBGroup), fakeaws.Forward(80, ""), fakeaws.Forward(443, ""), fakeaws.RuleTo(443, api))
+	o := observer(w)
+	o.ELB = pagedELB{w.ELBv2()}
+	ports, forwards, err := o.Listeners(ctx, lb, api)
+	if err != nil || !cmp.Equal(ports, []int32{80, 443}) || !forwards {
+		t.Errorf("ports %v, forwards %v, %v: want both listeners and the rule that forwards", ports, forwards, err)
 	}
 }

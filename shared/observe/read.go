@@ -179,26 +179,34 @@ func (o *Observer) PreserveClientIP(ctx context.Context, tgARN string) (string, 
 // whether any listener forwards to the target group: by its default action,
 // else (read only then) by one of its rules.
 func (o *Observer) Listeners(ctx context.Context, lbARN, tgARN string) ([]int32, bool, error) {
-	out, err := o.ELB.DescribeListeners(ctx, &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN)})
-	if err != nil {
-		return nil, false, fmt.Errorf("describing listeners of %s, %w", lbARN, err)
+	var listeners []elbv2types.Listener
+	pages := elbv2.NewDescribeListenersPaginator(o.ELB, &elbv2.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("describing listeners of %s, %w", lbARN, err)
+		}
+		listeners = append(listeners, page.Listeners...)
 	}
 	var ports []int32
 	forwards := false
-	for _, l := range out.Listeners {
+	for _, l := range listeners {
 		ports = appendPort(ports, aws.ToInt32(l.Port))
 		forwards = forwards || actionsForward(l.DefaultActions, tgARN)
 	}
-	for _, l := range out.Listeners {
+	for _, l := range listeners {
 		if forwards || tgARN == "" {
 			break
 		}
-		rules, err := o.ELB.DescribeRules(ctx, &elbv2.DescribeRulesInput{ListenerArn: l.ListenerArn})
-		if err != nil {
-			return nil, false, fmt.Errorf("describing rules of %s, %w", aws.ToString(l.ListenerArn), err)
-		}
-		for _, r := range rules.Rules {
-			forwards = forwards || actionsForward(r.Actions, tgARN)
+		rules := elbv2.NewDescribeRulesPaginator(o.ELB, &elbv2.DescribeRulesInput{ListenerArn: l.ListenerArn})
+		for rules.HasMorePages() && !forwards {
+			page, err := rules.NextPage(ctx)
+			if err != nil {
+				return nil, false, fmt.Errorf("describing rules of %s, %w", aws.ToString(l.ListenerArn), err)
+			}
+			for _, r := range page.Rules {
+				forwards = forwards || actionsForward(r.Actions, tgARN)
+			}
 		}
 	}
 	return ports, forwards, nil
