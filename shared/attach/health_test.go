@@ -311,6 +311,36 @@ func TestLifecycleCompletion(t *testing.T) {
 			t.Fatalf("err %v, lifecycle %+v, warnings %q", err, r.Lifecycle, r.Warnings)
 		}
 	})
+	t.Run("a replay with two targets draining finds the action gone at once", func(t *testing.T) {
+		// The heartbeat interval is long: each target's first wait records
+		// one at once, so neither waits an interval to learn the action is
+		// gone (a reviewer's note: one interval per target).
+		s, asg := fakeaws.NewSite(), &fakeASG{tokens: map[string]bool{"tok": true}}
+		api := s.W.AddTargetGroup(s.VPC, "api", 8080, fakeaws.Allowed())
+		id := s.Instance(fakeaws.Zones[0], "web,api")
+		for _, tg := range []struct {
+			arn  string
+			port int32
+		}{{s.TG, 80}, {api, 8080}} {
+			s.W.Register(tg.arn, id, tg.port)
+			s.W.SetTargetHealth(tg.arn, id, tg.port, "draining", "Target.DeregistrationInProgress")
+		}
+		p := fastPipeline(s.W, asg)
+		p.Config.Heartbeat = time.Hour
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second) // the waits end 10 s before it
+		defer cancel()
+		r, err := p.Run(ctx, event.Trigger{InstanceID: id, Action: event.Detach, Origin: "aws.autoscaling",
+			Lifecycle: lc("terminate", "autoscaling:EC2_INSTANCE_TERMINATING")})
+		stopped := 0
+		for _, w := range r.Warnings {
+			if strings.Contains(w, "stopped waiting") {
+				stopped++
+			}
+		}
+		if err != nil || stopped != 2 || r.Lifecycle == nil || r.Lifecycle.Result != attach.NotActive {
+			t.Fatalf("err %v, lifecycle %+v, warnings %q: want both waits stopped at once", err, r.Lifecycle, r.Warnings)
+		}
+	})
 	t.Run("terminate drains with heartbeats", func(t *testing.T) {
 		s, asg := fakeaws.NewSite(), &fakeASG{}
 		id := s.Instance(fakeaws.Zones[0], "web")

@@ -129,7 +129,10 @@ func drainWaits(pl plan.Plan, in state.Instance, t state.Target) []drainWait {
 // registration of waits has left the draining state, sending lifecycle
 // heartbeats meanwhile so that the hook does not time out first.
 func (p *Pipeline) drain(ctx context.Context, waits []drainWait, lc *event.Lifecycle, instance string, tr *TargetReport) error {
-	start, lastBeat := time.Now(), time.Now()
+	// The first wait of each target records a heartbeat at once: it keeps
+	// the hook from timing out, and a replayed action no longer active shows
+	// there, not a heartbeat interval later for each target.
+	start, lastBeat := time.Now(), time.Time{}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		deadline = start.Add(15 * time.Minute)
