@@ -142,23 +142,18 @@ func (h *Handler) announce(ctx context.Context, t event.Trigger, r Report, err e
 
 // partition names the AWS partition of region, for ARNs.
 func partition(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	case strings.HasPrefix(region, "us-isob-"):
-		return "aws-iso-b"
-	case strings.HasPrefix(region, "us-iso-"):
-		return "aws-iso"
-	case strings.HasPrefix(region, "eu-isoe-"):
-		return "aws-iso-e"
-	case strings.HasPrefix(region, "us-isof-"):
-		return "aws-iso-f"
-	case strings.HasPrefix(region, "eusc-"):
-		return "aws-eusc"
+	for _, p := range regionPartitions {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.partition
+		}
 	}
 	return "aws"
+}
+
+// regionPartitions are the partitions other than aws, by region prefix.
+var regionPartitions = []struct{ prefix, partition string }{
+	{"cn-", "aws-cn"}, {"us-gov-", "aws-us-gov"}, {"us-isob-", "aws-iso-b"}, {"us-iso-", "aws-iso"},
+	{"eu-isoe-", "aws-iso-e"}, {"us-isof-", "aws-iso-f"}, {"eusc-", "aws-eusc"},
 }
 
 // metrics writes the run's EMF line.
